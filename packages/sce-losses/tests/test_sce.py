@@ -167,6 +167,14 @@ def test_bad_input_is_a_clear_value_error(message, call) -> None:
     assert "(" in str(info.value)  # every message names a shape or value
 
 
+def test_non_finite_input_has_its_own_error_class() -> None:
+    from sce_losses import NonFiniteInputError
+
+    q, k, queue = _inputs(2, 4, 8, seed=1)
+    with pytest.raises(NonFiniteInputError, match=r"key \(2, 4\)"):
+        sce_loss(q, k * float("inf"), queue)
+
+
 def test_all_shapes_named_in_mismatch_message() -> None:
     q, k, queue = _inputs(4, 8, 16, seed=1)
     with pytest.raises(ValueError, match=r"query \(4, 8\).*queue \(16, 3\)"):

@@ -2,12 +2,14 @@
 
 from sce_losses.__about__ import __version__
 from sce_losses.distributed import gather, is_distributed, rank, world_size
+from sce_losses.input_checks import NonFiniteInputError
 from sce_losses.moco import moco_loss
 from sce_losses.ressl import ressl_loss
 from sce_losses.sce import sce_loss
 from sce_losses.sce_module import SCELoss
 
 __all__ = [
+    "NonFiniteInputError",
     "SCELoss",
     "__version__",
     "gather",

@@ -6,6 +6,10 @@ import torch
 from torch import Tensor
 
 
+class NonFiniteInputError(ValueError):
+    """A loss input holds NaN or infinite values (a ``ValueError``, so callers may catch either)."""
+
+
 def check_matrix(name: str, tensor: Tensor) -> None:
     """Raise ``ValueError`` unless ``tensor`` is a floating-point 2-D tensor with at least one row."""
     if not isinstance(tensor, Tensor):
@@ -61,7 +65,7 @@ def check_all_keys(all_keys: Tensor | None, query: Tensor, rank: int) -> None:
 
 
 def check_finite(**tensors: Tensor | None) -> None:
-    """Raise ``ValueError`` naming every tensor that holds NaN or infinite values.
+    """Raise :class:`NonFiniteInputError` naming every tensor that holds NaN or infinite values.
 
     The happy path costs one reduction per tensor (a sum, which is NaN or infinite whenever an element is) and a single
     host synchronisation whatever the number of tensors; the element-wise check runs only to name the culprits.
@@ -76,4 +80,4 @@ def check_finite(**tensors: Tensor | None) -> None:
         return
     bad = [f"{name} {tuple(t.shape)}" for name, t in present.items() if not bool(torch.isfinite(t).all())]
     if bad:
-        raise ValueError(f"non-finite values (NaN or inf) in {', '.join(bad)}")
+        raise NonFiniteInputError(f"non-finite values (NaN or inf) in {', '.join(bad)}")

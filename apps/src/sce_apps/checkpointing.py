@@ -1,0 +1,68 @@
+"""Atomic checkpoint files and finding the last one (for ``--resume auto``)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CHECKPOINT_PATTERN = re.compile(r"^step-(\d{8})\.ckpt$")
+
+
+def checkpoint_path(directory: Path, step: int) -> Path:
+    """``<directory>/step-00001234.ckpt``."""
+    return directory / f"step-{step:08d}.ckpt"
+
+
+def save_atomic(payload: dict[str, Any], path: Path) -> None:
+    """Write ``payload`` with ``torch.save`` to a temporary name in the same folder, fsync, then rename.
+
+    A reader never sees a half-written checkpoint: the final name appears only once the file is complete.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save(payload, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def list_checkpoints(directory: Path) -> list[Path]:
+    """Complete checkpoints of ``directory``, oldest step first (temporary files are ignored)."""
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := CHECKPOINT_PATTERN.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def last_checkpoint(directory: Path) -> Path | None:
+    """The checkpoint with the highest step, or None."""
+    checkpoints = list_checkpoints(directory)
+    return checkpoints[-1] if checkpoints else None
+
+
+def prune_checkpoints(directory: Path, keep: int, protect: Path | None = None) -> None:
+    """Delete all but the ``keep`` most recent checkpoints (never ``protect``)."""
+    for old in list_checkpoints(directory)[:-keep]:
+        if old != protect:
+            old.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint without unpickling arbitrary objects (``weights_only``)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a damaged file
+        raise ValueError(f"cannot read checkpoint {path}: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != "sce-pretrain/1":
+        raise ValueError(f"{path} is not an sce pretraining checkpoint (missing format 'sce-pretrain/1')")
+    return payload

@@ -1,0 +1,335 @@
+"""``sce pretrain``: SCE pretraining on Lightning Fabric (SPEC 2), from one CPU to a SLURM cluster.
+
+Skeleton (litgpt style): :func:`setup` is the command-line surface; it builds the Fabric and launches :func:`main`,
+which builds learner, optimizer and data and calls :func:`fit`, the one training loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric import Fabric
+from tqdm import tqdm
+
+from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
+from sce_apps.optim import LARS, scaled_lr, warmup_cosine_lr
+from sce_apps.pretrain.config import (
+    DataConfig,
+    FabricConfig,
+    ModelConfig,
+    OptimConfig,
+    PretrainConfig,
+    SCEConfig,
+    TrainConfig,
+)
+from sce_apps.pretrain.data import build_dataset, build_loader, device_views
+from sce_apps.pretrain.learner import SCELearner
+from sce_apps.run_logs import make_loggers, plot_curves
+from sce_backbones import cosine_momentum
+from sce_losses import NonFiniteInputError
+from sce_video_data import ResumableDistributedSampler
+
+IMAGE_TRUNKS = ("resnet18", "resnet50")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
+
+
+def setup(
+    data: DataConfig = DataConfig(),  # noqa: B008 - immutable in practice; jsonargparse shows the fields
+    model: ModelConfig = ModelConfig(),  # noqa: B008
+    sce: SCEConfig = SCEConfig(),  # noqa: B008
+    optim: OptimConfig = OptimConfig(),  # noqa: B008
+    train: TrainConfig = TrainConfig(),  # noqa: B008
+    fabric: FabricConfig = FabricConfig(),  # noqa: B008
+    out_dir: Path = Path("runs/pretrain"),
+    resume: str | None = None,
+) -> Path:
+    """Pretrain a trunk with Similarity Contrastive Estimation (SCE).
+
+    Args:
+        data: training data and loader-stage crops.
+        model: trunk and heads.
+        sce: loss, queue and momentum encoder.
+        optim: optimizer and learning-rate schedule.
+        train: run length, batch size, checkpoints, logs.
+        fabric: accelerator, devices, nodes, strategy, precision.
+        out_dir: run folder: checkpoints/, logs/, plots/, config.yaml.
+        resume: "auto" continues the last checkpoint of out_dir (or starts afresh), a path resumes that checkpoint.
+
+    Returns:
+        The path of the final checkpoint.
+    """
+    config = PretrainConfig(data=data, model=model, sce=sce, optim=optim, train=train, fabric=fabric)
+    config.data.check_source()
+    out_dir = Path(out_dir)
+    f = config.fabric
+    runtime = Fabric(
+        accelerator=f.accelerator,
+        devices=f.devices,
+        num_nodes=f.num_nodes,
+        strategy=f.strategy,
+        precision=f.precision,  # type: ignore[arg-type]
+        loggers=make_loggers(out_dir),
+    )
+    runtime.launch()
+    return main(runtime, config, out_dir, resume)
+
+
+def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | None) -> Path:
+    """Build learner, optimizer and data, restore a checkpoint if asked, and train."""
+    fabric.seed_everything(config.train.seed)
+    world = fabric.world_size
+    if config.train.global_batch_size % world:
+        raise ValueError(
+            f"train.global_batch_size={config.train.global_batch_size} must be divisible by the {world} processes"
+        )
+    local_batch = config.train.global_batch_size // world
+    image = config.model.trunk in IMAGE_TRUNKS
+    dataset = build_dataset(config.data, image=image)
+    steps_per_epoch = len(dataset) // config.train.global_batch_size  # type: ignore[arg-type]
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"the dataset has {len(dataset)} samples, fewer than one global batch "  # type: ignore[arg-type]
+            f"(train.global_batch_size={config.train.global_batch_size})"
+        )
+    _check_queue(config, steps_per_epoch)
+    total_steps = config.train.max_epochs * steps_per_epoch
+    if config.train.max_steps is not None:
+        total_steps = min(total_steps, config.train.max_steps)
+
+    learner = SCELearner(config.model, config.sce, sync_batchnorm=config.fabric.sync_batchnorm and world > 1)
+    if config.fabric.compile:
+        learner.online.trunk.compile()
+        learner.momentum.module.trunk.compile()
+    learner.to(fabric.device)
+    optimizer = _optimizer(config.optim, learner)
+    online, optimizer = fabric.setup(learner.online, optimizer)
+    sampler = ResumableDistributedSampler(
+        len(dataset), num_replicas=world, rank=fabric.global_rank, seed=config.train.seed  # type: ignore[arg-type]
+    )
+    start_step = _restore(fabric, learner, optimizer, sampler, out_dir, resume, config)
+    if fabric.global_rank == 0:
+        _write_config(out_dir, config)
+    loader = build_loader(dataset, local_batch, config.data.num_workers, sampler)
+    schedule = Schedule(config, steps_per_epoch, total_steps)
+    return fit(fabric, config, learner, online, optimizer, loader, sampler, schedule, start_step, out_dir)
+
+
+@dataclasses.dataclass
+class Schedule:
+    """Per-step learning rate and EMA momentum: pure functions of the step (SPEC 2.1, 2.7)."""
+
+    config: PretrainConfig
+    steps_per_epoch: int
+    total_steps: int
+
+    @property
+    def base_lr(self) -> float:
+        o = self.config.optim
+        return scaled_lr(o.initial_lr, self.config.train.global_batch_size) if o.scale_lr else o.initial_lr
+
+    @property
+    def warmup_steps(self) -> int:
+        return min(round(self.config.optim.warmup_epochs * self.steps_per_epoch), self.total_steps)
+
+    @property
+    def checkpoint_every(self) -> int:
+        every = self.config.train.checkpoint_every_epochs
+        if every is None:
+            return self.config.train.checkpoint_every_steps
+        return max(1, round(every * self.steps_per_epoch))
+
+    def lr(self, step: int) -> float:
+        return warmup_cosine_lr(step, self.base_lr, self.warmup_steps, self.total_steps)
+
+    def momentum(self, step: int) -> float:
+        s = self.config.sce
+        if s.momentum_schedule == "constant":
+            return s.initial_momentum
+        return cosine_momentum(step, self.total_steps, s.initial_momentum)
+
+
+def fit(
+    fabric: Fabric,
+    config: PretrainConfig,
+    learner: SCELearner,
+    online: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: torch.utils.data.DataLoader,
+    sampler: ResumableDistributedSampler,
+    schedule: Schedule,
+    start_step: int,
+    out_dir: Path,
+) -> Path:
+    """The training loop: one optimizer step per global batch, symmetric SCE loss, EMA, enqueue, checkpoints."""
+    views = device_views(config.data)
+    generator = torch.Generator(device=fabric.device)
+    num_global = 2
+    batch_clips = config.train.global_batch_size * len(views.augmentations)
+    last_saved = last_checkpoint(out_dir / "checkpoints") if start_step else None
+    step, epoch = start_step, start_step // schedule.steps_per_epoch
+    progress = tqdm(total=schedule.total_steps, initial=start_step, disable=fabric.global_rank != 0, desc="pretrain",
+                    unit="step", dynamic_ncols=True)
+    data_time = compute_time = 0.0
+    while step < schedule.total_steps:
+        sampler.set_epoch(epoch)
+        torch.manual_seed(config.train.seed + 1000 * epoch + fabric.global_rank)  # loader workers' seeds
+        tick = time.perf_counter()
+        for batch in loader:
+            loaded = time.perf_counter()
+            generator.manual_seed(config.train.seed * 1_000_003 + step * 1009 + fabric.global_rank)
+            crops = views(batch["video"], fabric.device, generator)
+            lr, momentum = schedule.lr(step), schedule.momentum(step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            try:
+                with fabric.autocast():
+                    loss, keys = learner.loss(online, crops, num_global)
+            except NonFiniteInputError:  # the network's outputs are already NaN/inf
+                loss, keys = torch.tensor(float("nan"), device=fabric.device), []
+            _check_finite(fabric, loss, step, last_saved)
+            fabric.backward(loss)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            learner.after_step(keys, momentum)
+            step += 1
+            done = time.perf_counter()
+            data_time += loaded - tick
+            compute_time += done - loaded
+            if step % config.train.log_every_steps == 0 or step == schedule.total_steps:
+                total = data_time + compute_time
+                metrics = {"loss": loss.item(), "lr": lr, "momentum": momentum, "epoch": epoch,
+                           "clips_per_s": batch_clips * config.train.log_every_steps / max(total, 1e-9),
+                           "data_wait_fraction": data_time / max(total, 1e-9),
+                           "queue_ptr": int(learner.criterion.queue_ptr)}
+                fabric.log_dict(metrics, step=step)
+                progress.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{lr:.3g}",
+                                     clips_s=f"{metrics['clips_per_s']:.1f}")
+                data_time = compute_time = 0.0
+            progress.update(1)
+            if step % schedule.checkpoint_every == 0 or step == schedule.total_steps:
+                last_saved = _save(fabric, config, learner, optimizer, sampler, schedule, step, out_dir)
+            if step >= schedule.total_steps:
+                break
+            tick = time.perf_counter()
+        epoch += 1
+    progress.close()
+    fabric.barrier()
+    for logger in fabric.loggers:
+        logger.finalize("success")
+    if fabric.global_rank == 0:
+        plot_curves(out_dir)
+    final = checkpoint_path(out_dir / "checkpoints", schedule.total_steps)
+    return final
+
+
+def _check_queue(config: PretrainConfig, steps_per_epoch: int) -> None:
+    per_step = 2 * config.train.global_batch_size
+    if config.sce.queue_size % per_step:
+        raise ValueError(
+            f"sce.queue_size={config.sce.queue_size} must be a multiple of 2 × train.global_batch_size = {per_step} "
+            "(both views' keys are enqueued each step, SPEC 2.3)"
+        )
+
+
+def _optimizer(optim: OptimConfig, learner: SCELearner) -> torch.optim.Optimizer:
+    params = list(learner.online.parameters())  # the momentum branch is excluded (SPEC 2.7)
+    if optim.name == "lars":
+        return LARS(params, lr=0.0, momentum=optim.momentum, weight_decay=optim.weight_decay,
+                    trust_coefficient=optim.trust_coefficient)
+    return torch.optim.SGD(params, lr=0.0, momentum=optim.momentum, weight_decay=optim.weight_decay)
+
+
+def _check_finite(fabric: Fabric, loss: torch.Tensor, step: int, last_saved: Path | None) -> None:
+    bad = torch.tensor(float(not torch.isfinite(loss.detach())), device=fabric.device)
+    if fabric.world_size > 1:
+        bad = fabric.all_reduce(bad, reduce_op="sum")
+    if bad.item() > 0:
+        kept = f"the last good checkpoint is {last_saved}" if last_saved else "no checkpoint was written yet"
+        raise NonFiniteLossError(f"non-finite loss ({loss.item()}) at step {step}; stopping; {kept}")
+
+
+def _save(
+    fabric: Fabric,
+    config: PretrainConfig,
+    learner: SCELearner,
+    optimizer: torch.optim.Optimizer,
+    sampler: ResumableDistributedSampler,
+    schedule: Schedule,
+    step: int,
+    out_dir: Path,
+) -> Path:
+    directory = out_dir / "checkpoints"
+    path = checkpoint_path(directory, step)
+    consumed = (step % schedule.steps_per_epoch) * (config.train.global_batch_size // fabric.world_size)
+    payload: dict[str, Any] = {
+        "format": "sce-pretrain/1",
+        "step": step,
+        "learner": learner.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "sampler": sampler.state_dict(consumed),
+        "rng": {"torch": torch.get_rng_state()},
+        "schedule": {"lr": schedule.lr(step - 1), "momentum": schedule.momentum(step - 1),
+                     "total_steps": schedule.total_steps, "steps_per_epoch": schedule.steps_per_epoch},
+        "config": dataclasses.asdict(config),
+    }
+    if fabric.global_rank == 0:
+        save_atomic(payload, path)
+        prune_checkpoints(directory, config.train.keep_checkpoints, protect=path)
+    fabric.barrier()
+    return path
+
+
+def _restore(
+    fabric: Fabric,
+    learner: SCELearner,
+    optimizer: torch.optim.Optimizer,
+    sampler: ResumableDistributedSampler,
+    out_dir: Path,
+    resume: str | None,
+    config: PretrainConfig,
+) -> int:
+    if resume is None:
+        return 0
+    path = last_checkpoint(out_dir / "checkpoints") if resume == "auto" else Path(resume)
+    if path is None:
+        fabric.print(f"--resume auto: no checkpoint in {out_dir / 'checkpoints'}, starting from step 0")
+        return 0
+    payload = load_checkpoint(path)
+    saved = payload["config"]
+    for section in ("model", "sce"):
+        if saved.get(section) != dataclasses.asdict(getattr(config, section)):
+            raise ValueError(f"{path}: its '{section}' settings differ from this run's: {saved.get(section)}")
+    learner.load_state_dict(payload["learner"])
+    optimizer.load_state_dict(payload["optimizer"])
+    sampler.load_state_dict(payload["sampler"])
+    torch.set_rng_state(payload["rng"]["torch"])
+    fabric.print(f"resumed from {path} at step {payload['step']}")
+    return int(payload["step"])
+
+
+def _write_config(out_dir: Path, config: PretrainConfig) -> None:
+    import yaml
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(_plain(dataclasses.asdict(config)), sort_keys=False)
+    tmp = out_dir / ".config.yaml.tmp"
+    tmp.write_text(text)
+    tmp.replace(out_dir / "config.yaml")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return str(value)
+    return value

@@ -1,0 +1,51 @@
+"""Tiny pretraining settings shared by the apps tests (a few seconds per run on 2 CPU cores)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import torch
+
+from sce_apps.pretrain import DataConfig, FabricConfig, ModelConfig, OptimConfig, SCEConfig, TrainConfig
+
+TINY_ARGS = [
+    "--data.format", "synthetic", "--data.synthetic_size", "12", "--data.synthetic_resolution", "16",
+    "--data.frames", "2", "--data.num_workers", "0", "--data.augment", "none",
+    "--model.trunk", "r3d18", "--model.projector_hidden_dims", "[32, 32]", "--model.projector_out_dim", "16",
+    "--model.predictor_hidden_dim", "32", "--sce.queue_size", "32", "--optim.warmup_epochs", "1",
+    "--train.global_batch_size", "4", "--train.max_epochs", "2", "--train.log_every_steps", "1",
+    "--train.checkpoint_every_steps", "2", "--fabric.accelerator", "cpu",
+]
+
+
+def tiny_sections(**overrides: dict) -> dict:
+    """The keyword sections of ``setup`` equivalent to TINY_ARGS, with per-section overrides."""
+    sections = {
+        "data": DataConfig(format="synthetic", synthetic_size=12, synthetic_resolution=16, frames=2, num_workers=0,
+                           augment="none"),
+        "model": ModelConfig(trunk="r3d18", projector_hidden_dims=(32, 32), projector_out_dim=16,
+                             predictor_hidden_dim=32),
+        "sce": SCEConfig(queue_size=32),
+        "optim": OptimConfig(warmup_epochs=1),
+        "train": TrainConfig(global_batch_size=4, max_epochs=2, log_every_steps=1, checkpoint_every_steps=2),
+        "fabric": FabricConfig(accelerator="cpu"),
+    }
+    for name, values in overrides.items():
+        sections[name] = type(sections[name])(**{**sections[name].__dict__, **values})
+    return sections
+
+
+def logged(out_dir: Path, name: str) -> dict[int, float]:
+    """Metric ``name`` by step, over every CSV version of a run."""
+    values: dict[int, float] = {}
+    for path in sorted((out_dir / "logs" / "csv").glob("version_*/metrics.csv")):
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row.get(name):
+                    values[int(float(row["step"]))] = float(row[name])
+    return values
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)

@@ -1,0 +1,133 @@
+"""The pretraining program on tiny synthetic data: outputs, resume, kill-and-resume, non-finite loss."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from pretrain_helpers import TINY_ARGS, load, logged, tiny_sections
+from sce_apps.pretrain import NonFiniteLossError, setup
+from sce_apps.pretrain.program import Schedule
+
+APPS = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("full")
+    final = setup(**tiny_sections(), out_dir=out)
+    assert final == out / "checkpoints" / "step-00000006.ckpt"
+    return out
+
+
+def test_run_writes_checkpoints_logs_plot_and_config(full_run: Path) -> None:
+    checkpoints = sorted(p.name for p in (full_run / "checkpoints").iterdir())
+    assert checkpoints == ["step-00000004.ckpt", "step-00000006.ckpt"]  # keep_checkpoints=2 pruned step 2
+    payload = load(full_run / "checkpoints" / "step-00000006.ckpt")
+    assert payload["step"] == 6 and payload["format"] == "sce-pretrain/1"
+    learner = payload["learner"]
+    assert learner["criterion.queue"].shape == (32, 16)
+    assert int(learner["criterion.queue_ptr"]) == (6 * 2 * 4) % 32  # both views enqueued every step
+    assert any(k.startswith("online.trunk.") for k in learner) and any(k.startswith("momentum.module.") for k in learner)
+    assert payload["schedule"]["momentum"] == 1.0  # the last EMA uses m = 1 (SPEC 2.1)
+    losses = logged(full_run, "loss")
+    assert sorted(losses) == [1, 2, 3, 4, 5, 6] and all(v == v and v > 0 for v in losses.values())
+    lrs = logged(full_run, "lr")
+    assert lrs[1] == 0.0  # the very first step uses LR 0 (SPEC 2.7)
+    assert logged(full_run, "data_wait_fraction") and logged(full_run, "clips_per_s")
+    assert (full_run / "plots" / "training_curves.png").stat().st_size > 1000
+    assert "queue_size: 32" in (full_run / "config.yaml").read_text()
+
+
+def test_momentum_branch_is_ema_of_online(full_run: Path) -> None:
+    learner = load(full_run / "checkpoints" / "step-00000006.ckpt")["learner"]
+    name = "trunk.blocks.0.conv.weight" if "online.trunk.blocks.0.conv.weight" in learner else None
+    online = {k[len("online."):]: v for k, v in learner.items() if k.startswith("online.") and "predictor" not in k}
+    momentum = {k[len("momentum.module."):]: v for k, v in learner.items() if k.startswith("momentum.module.")}
+    assert set(momentum) <= set(online), name
+    # After training the momentum weights differ from the online ones (EMA lags), but not wildly.
+    weights = [k for k in momentum if k.endswith("weight") and momentum[k].ndim > 1]
+    assert any(not torch.equal(momentum[k], online[k]) for k in weights)
+
+
+def test_resume_continues_exactly(full_run: Path, tmp_path: Path) -> None:
+    (tmp_path / "checkpoints").mkdir()
+    shutil.copy(full_run / "checkpoints" / "step-00000004.ckpt", tmp_path / "checkpoints")
+    # A half-written file from a killed save must be ignored.
+    (tmp_path / "checkpoints" / ".step-00000005.ckpt.tmp-999").write_bytes(b"partial")
+    setup(**tiny_sections(), out_dir=tmp_path, resume="auto")
+    resumed = load(tmp_path / "checkpoints" / "step-00000006.ckpt")["learner"]
+    reference = load(full_run / "checkpoints" / "step-00000006.ckpt")["learner"]
+    assert resumed.keys() == reference.keys()
+    for key in reference:
+        torch.testing.assert_close(resumed[key], reference[key], rtol=1e-5, atol=1e-6, msg=key)
+    assert sorted(logged(tmp_path, "loss")) == [5, 6]
+
+
+def test_resume_refuses_other_model(full_run: Path, tmp_path: Path) -> None:
+    (tmp_path / "checkpoints").mkdir()
+    shutil.copy(full_run / "checkpoints" / "step-00000004.ckpt", tmp_path / "checkpoints")
+    with pytest.raises(ValueError, match="'sce' settings differ"):
+        setup(**tiny_sections(sce={"temp_m": 0.07}), out_dir=tmp_path, resume="auto")
+
+
+def test_killed_run_resumes_to_the_same_end(full_run: Path, tmp_path: Path) -> None:
+    args = [*TINY_ARGS, "--train.max_epochs", "4", "--train.checkpoint_every_steps", "1", "--out_dir", str(tmp_path)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(APPS / "pretrain.py"), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    target = tmp_path / "checkpoints" / "step-00000004.ckpt"
+    while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert target.exists(), "the run did not reach step 4"
+    assert not (tmp_path / "checkpoints" / "step-00000012.ckpt").exists()
+    done = subprocess.run([sys.executable, str(APPS / "pretrain.py"), *args, "--resume", "auto"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resumed from" in done.stdout + done.stderr
+    final = load(tmp_path / "checkpoints" / "step-00000012.ckpt")
+    assert final["step"] == 12
+    assert int(final["learner"]["criterion.queue_ptr"]) == (12 * 2 * 4) % 32
+    assert final["learner"]["criterion.queue"].shape == (32, 16)
+    assert sorted(logged(tmp_path, "loss"))[-1] == 12
+
+
+def test_non_finite_loss_stops_with_step_and_keeps_checkpoint(tmp_path: Path) -> None:
+    sections = tiny_sections(optim={"name": "sgd", "initial_lr": 1e30, "warmup_epochs": 0},
+                             train={"checkpoint_every_steps": 1})
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss .* at step (\d+); stopping; the last good") as info:
+        setup(**sections, out_dir=tmp_path)
+    assert "step-0000000" in str(info.value)
+    kept = sorted((tmp_path / "checkpoints").glob("step-*.ckpt"))
+    assert kept and all(torch.isfinite(v).all() for v in load(kept[-1])["learner"].values() if v.is_floating_point())
+
+
+def test_schedule_spans_the_run() -> None:
+    from sce_apps.pretrain import PretrainConfig
+
+    sections = tiny_sections()
+    config = PretrainConfig(**sections)
+    schedule = Schedule(config, steps_per_epoch=3, total_steps=6)
+    assert schedule.base_lr == pytest.approx(2.4 * 4 / 256)
+    assert schedule.warmup_steps == 3
+    assert [schedule.momentum(s) for s in (0, 5)] == [0.99, 1.0]
+
+
+def test_bad_settings_fail_before_work(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="global_batch_size=4 must be divisible|queue_size=30 must be a multiple"):
+        setup(**tiny_sections(sce={"queue_size": 30}), out_dir=tmp_path)
+    with pytest.raises(ValueError, match="data.path is required"):
+        setup(**tiny_sections(data={"format": "video_shards"}), out_dir=tmp_path)
+    with pytest.raises(ValueError, match="data.crop_scale"):
+        tiny_sections(data={"crop_scale": (0.5, 0.2)})

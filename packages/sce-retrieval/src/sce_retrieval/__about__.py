@@ -1,0 +1,3 @@
+"""Version of the sce-retrieval distribution."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,154 @@
+"""The ``sce-retrieval`` command: R@k and weighted k-NN accuracy of a query bank against a bank (SPEC 5.5).
+
+Example::
+
+    sce-retrieval --query val_bank.npz --bank train_bank.npz --ks 1 5 10 20 50 --json retrieval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sce_retrieval.atomic import atomic_write
+from sce_retrieval.bank import FeatureBank
+from sce_retrieval.exact_search import BACKENDS, resolve_backend, search_prepared
+from sce_retrieval.inputs import check_k, check_ks
+from sce_retrieval.knn import check_temperature, knn_vote
+from sce_retrieval.plot import plot_neighbours
+from sce_retrieval.recall import DEFAULT_KS, recall_from_neighbours
+from sce_retrieval.transform import make_transform
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser (its help is the command's documentation)."""
+    parser = argparse.ArgumentParser(
+        prog="sce-retrieval",
+        description=(
+            "Retrieval recall@k and weighted k-NN accuracy of QUERY features against BANK features, following the "
+            "SCE protocol (SPEC 5.5): each set is centred on its own mean and L2-normalised, similarity is cosine, "
+            "and a query is a hit at k when any of its k nearest bank items has its label. Bank files are written "
+            "by sce_retrieval.FeatureBank.save (.npz, no pickles)."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--query", required=True, help="query bank file (e.g. the test-split features)")
+    parser.add_argument("--bank", required=True, help="bank file searched (e.g. the train-split features)")
+    parser.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS), help="k values of R@k (any k <= bank)")
+    parser.add_argument("--knn-k", type=int, default=20, help="neighbours voting in the k-NN classifier (0: skip)")
+    parser.add_argument("--knn-temperature", type=float, default=0.07, help="k-NN vote temperature T, exp(sim/T)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto", help="search backend")
+    parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
+    parser.add_argument("--no-center", dest="center", action="store_false", help="do not centre each set")
+    parser.add_argument("--no-normalize", dest="normalize", action="store_false", help="do not L2-normalise rows")
+    parser.add_argument("--json", metavar="OUT.json", help="also write the results as JSON (atomically)")
+    parser.add_argument("--plot", metavar="OUT.png", help="draw queries and their neighbours (needs thumbnails)")
+    parser.add_argument("--plot-queries", type=int, default=8, help="queries drawn by --plot")
+    parser.add_argument("--plot-neighbours", type=int, default=5, help="neighbours per query drawn by --plot")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status (0 on success, 2 on bad input).
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        result = run(args)
+    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as err:
+        print(f"sce-retrieval: error: {err}", file=sys.stderr)
+        return 2
+    print(format_table(result))
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Load both banks, search once, and compute R@k, k-NN accuracy, the JSON file and the picture."""
+    queries, bank = load_pair(args)
+    ks = check_ks(args.ks, len(bank))
+    knn_k = check_k(args.knn_k, len(bank), name="--knn-k") if args.knn_k != 0 else 0
+    check_temperature(args.knn_temperature)
+    plot_k = min(args.plot_neighbours, len(bank)) if args.plot else 1
+    plan = resolve_backend(args.backend, args.device, k=max(ks[-1], knn_k, plot_k))
+    start = time.perf_counter()
+    scores, indices = search_prepared(
+        queries.features,
+        bank.features,
+        max(ks[-1], knn_k, plot_k),
+        metric="ip",
+        query_transform=make_transform(queries.features, center=args.center, normalize=args.normalize),
+        bank_transform=make_transform(bank.features, center=args.center, normalize=args.normalize),
+        plan=plan,
+    )
+    recall = recall_from_neighbours(indices, queries.labels, bank.labels, ks)
+    result: dict[str, Any] = {
+        "query": str(args.query),
+        "bank": str(args.bank),
+        "num_queries": len(queries),
+        "num_bank": len(bank),
+        "dim": bank.dim,
+        "backend": plan.backend,
+        "device": plan.device,
+        "center": args.center,
+        "normalize": args.normalize,
+        "recall": {str(k): v for k, v in recall.items()},
+    }
+    if knn_k:
+        predictions = knn_vote(scores[:, :knn_k], indices[:, :knn_k], bank.labels, temperature=args.knn_temperature)
+        accuracy = float((predictions == queries.labels).mean())
+        result["knn"] = {"k": knn_k, "temperature": args.knn_temperature, "accuracy": accuracy}
+    result["seconds"] = round(time.perf_counter() - start, 3)
+    if args.json:
+        text = json.dumps(result, indent=2) + "\n"
+        atomic_write(args.json, lambda f: f.write(text.encode()))
+    if args.plot:
+        plot_neighbours(queries, bank, scores, indices, args.plot, num_queries=args.plot_queries, num_neighbours=plot_k)
+    return result
+
+
+def load_pair(args: argparse.Namespace) -> tuple[FeatureBank, FeatureBank]:
+    """Load the query and bank files and check that they can be compared (and plotted when asked)."""
+    queries, bank = FeatureBank.load(args.query), FeatureBank.load(args.bank)
+    if queries.dim != bank.dim:
+        raise ValueError(f"{args.query} has dimension {queries.dim} but {args.bank} has dimension {bank.dim}")
+    for path, b in ((args.query, queries), (args.bank, bank)):
+        if len(b) == 0:
+            raise ValueError(f"{path}: the bank is empty")
+        if args.plot and b.thumbnails is None:
+            raise ValueError(f"--plot needs thumbnails, but {path} has no field 'thumbnails'")
+    if args.plot and (args.plot_queries < 1 or args.plot_neighbours < 1):
+        raise ValueError("--plot-queries and --plot-neighbours must be positive")
+    return queries, bank
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Human-readable table of a :func:`run` result (percentages)."""
+    prep = " + ".join(n for n, on in (("centred", result["center"]), ("L2-normalised", result["normalize"])) if on)
+    lines = [
+        f"queries: {result['num_queries']:,} ({result['query']})   bank: {result['num_bank']:,} ({result['bank']})",
+        f"dim {result['dim']}, {prep or 'raw features'}, {'cosine' if result['normalize'] else 'inner product'}; "
+        f"{result['backend']} on {result['device']}, "
+        f"{result['seconds']:.2f} s",
+        "",
+        f"{'metric':<28}{'value':>8}",
+        "-" * 36,
+    ]
+    lines += [f"{'R@' + k:<28}{100 * v:>7.2f}%" for k, v in result["recall"].items()]
+    if "knn" in result:
+        knn = result["knn"]
+        name = f"k-NN top-1 (k={knn['k']}, T={knn['temperature']:g})"
+        lines.append(f"{name:<28}{100 * knn['accuracy']:>7.2f}%")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

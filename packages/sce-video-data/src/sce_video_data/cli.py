@@ -1,0 +1,175 @@
+"""The ``sce-shards`` command line: ``build``, ``info`` and ``verify``.
+
+Exit status: 0 on success; 1 when a build stored nothing, when ``--strict`` and some input failed, or when
+``info``/``verify`` find a problem; 2 on bad arguments or a missing/damaged folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sce_video_data.image_index import encode_image_item, imagefolder_index
+from sce_video_data.indexes import folders_index, hmdb51_index, kinetics_csv_index, list_index, ucf101_index
+from sce_video_data.item_encoding import EncodeParams, encode_video_item
+from sce_video_data.shard_build import BuildReport, build_shards
+from sce_video_data.shard_check import shard_info, verify_shards
+from sce_video_data.shard_format import FAILURES_FILE
+
+__all__ = ["LAYOUTS", "main", "parse_size"]
+
+Resolved = tuple[list[tuple[str, int]], list[str], Callable[..., object]]
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+
+
+def parse_size(text: str) -> int:
+    """``"1GiB"`` → 1073741824; accepts B, KB/MB/GB/TB (powers of 10) and KiB/MiB/GiB/TiB (powers of 2)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if match is None or match.group(2).upper() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"invalid size {text!r}: expected e.g. 1GiB, 512MiB, 100MB or 1000000")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def _fps(text: str) -> float | None:
+    if text.upper() == "NATIVE":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"invalid --fps {text!r}: expected NATIVE or a positive number")
+    return value
+
+
+def _kinetics(args: argparse.Namespace) -> Resolved:
+    splits = Path(args.splits or args.root)
+    if splits.is_dir():
+        candidates = [splits / f"{args.split}.csv", splits / f"{args.split}.txt", splits / f"{args.split}list.txt"]
+        found = [c for c in candidates if c.is_file()]
+        if not found:
+            raise FileNotFoundError(f"{splits}: none of {', '.join(c.name for c in candidates)} found")
+        splits = found[0]
+    items, names = kinetics_csv_index(splits, args.root) if splits.suffix == ".csv" else list_index(splits)
+    return items, names, encode_video_item
+
+
+LAYOUTS: dict[str, Callable[[argparse.Namespace], Resolved]] = {
+    "ucf101": lambda a: (*ucf101_index(a.splits or a.root, a.split, a.split_id), encode_video_item),
+    "hmdb51": lambda a: (*hmdb51_index(a.splits or a.root, a.split, a.split_id), encode_video_item),
+    "kinetics": _kinetics,
+    "folders": lambda a: (*folders_index(a.root), encode_video_item),
+    "imagefolder": lambda a: (*imagefolder_index(a.root), encode_image_item),
+}
+"""Layout name → resolver ``args -> (items, class_names, encoder)``."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sce-shards", description="Build, inspect and verify SCE video shards.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="decode videos once into JPEG-frame shards (resumable)")
+    build.add_argument("--layout", choices=sorted(LAYOUTS), required=True)
+    build.add_argument("--root", type=Path, required=True, help="folder the video paths are relative to")
+    build.add_argument("--splits", type=Path, help="split files folder (or a Kinetics CSV/list file); default --root")
+    build.add_argument("--split", default="train", choices=["train", "val", "test"])
+    build.add_argument("--split-id", type=int, default=1, help="UCF101/HMDB51 split 1, 2 or 3")
+    build.add_argument("--out", type=Path, required=True, help="shard folder to create or resume")
+    build.add_argument("--short-side", type=int, default=128, help="short side of stored frames (0: keep)")
+    build.add_argument("--fps", type=_fps, default=None, help="NATIVE (default) or a frame rate to resample to")
+    build.add_argument("--quality", type=int, default=90, help="JPEG quality")
+    build.add_argument("--shard-size", type=parse_size, default=2**30, help="target shard size, e.g. 1GiB")
+    build.add_argument("--items-per-shard", type=int, default=None, help="fixed inputs per shard (overrides size)")
+    build.add_argument("--workers", type=int, default=1, help="encoding processes")
+    build.add_argument("--strict", action="store_true", help="exit 1 if any input cannot be read")
+    build.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    for name, text in (("info", "counts and a size check"), ("verify", "checksums and sample decoding")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("path", type=Path, help="shard folder")
+    sub.choices["verify"].add_argument("--samples", type=int, default=64, help="frames to decode")
+    return parser
+
+
+def _print_build(report: BuildReport) -> None:
+    mib = report.total_bytes / 2**20
+    print(
+        f"built {report.num_items}/{report.num_inputs} inputs into {report.num_shards} shards "
+        f"({report.skipped_shards} already complete), {mib:.1f} MiB, {report.seconds:.1f} s -> {report.out}"
+    )
+    if report.failures:
+        print(f"{len(report.failures)} inputs could not be read (listed in {Path(report.out) / FAILURES_FILE}):")
+        for failure in report.failures[:20]:
+            print(f"  {failure['path']}: {failure['reason']}")
+
+
+def _build(args: argparse.Namespace) -> int:
+    if args.split == "val" and args.layout in ("ucf101", "hmdb51"):
+        raise ValueError(f"--split val: {args.layout} has only train and test splits")
+    items, class_names, encode = LAYOUTS[args.layout](args)
+    params = EncodeParams(args.short_side, args.fps, args.quality)
+    report = build_shards(
+        items,
+        class_names,
+        args.root,
+        args.out,
+        params=params,
+        shard_size=args.shard_size,
+        items_per_shard=args.items_per_shard,
+        workers=args.workers,
+        encode=encode,  # type: ignore[arg-type]
+        layout=args.layout,
+        progress=not args.no_progress,
+    )
+    _print_build(report)
+    if report.num_items == 0:
+        print("error: no input could be read", file=sys.stderr)
+        return 1
+    return 1 if args.strict and report.failures else 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    info = shard_info(args.path)
+    for key in ("path", "items", "classes", "frames", "shards", "failures"):
+        print(f"{key:>9}: {info[key]}")
+    print(f"{'bytes':>9}: {info['bytes']} ({info['bytes'] / 2**20:.1f} MiB)")
+    params = info["parameters"]
+    fps = params["fps"] or "native"
+    print(f"{'stored':>9}: short side {params['short_side']}, fps {fps}, quality {params['quality']}")
+    for problem in info["problems"]:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if info["problems"] else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    problems = verify_shards(args.path, samples=args.samples)
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    print(f"{args.path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``sce-shards`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return {"build": _build, "info": _info, "verify": _verify}[args.command](args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
