@@ -84,13 +84,14 @@ def test_cosine_momentum_rejects_bad_input(args: tuple, match: str) -> None:
         cosine_momentum(*args)
 
 
-def test_gradients_reach_online_trunk_and_heads_not_momentum_copy() -> None:
+@pytest.mark.parametrize(("name", "shape"), [("resnet18", (4, 3, 16, 16)), ("r3d18", (4, 3, 2, 32, 32))])
+def test_gradients_reach_online_trunk_and_heads_not_momentum_copy(name: str, shape: tuple[int, ...]) -> None:
     torch.manual_seed(0)
-    trunk = build_trunk("resnet18", small_input=True)
+    trunk = build_trunk(name)
     projector, predictor = Projector(512, (32, 32), 16), Predictor(16, 32, 16)
     online_encoder = nn.Sequential(trunk, projector)
     momentum = MomentumEncoder(online_encoder)
-    x = torch.randn(4, 3, 16, 16)
+    x = torch.randn(shape)
     q = nn.functional.normalize(predictor(online_encoder(x)), dim=1)
     k = nn.functional.normalize(momentum(x), dim=1)
     assert not k.requires_grad and k.grad_fn is None
@@ -98,11 +99,13 @@ def test_gradients_reach_online_trunk_and_heads_not_momentum_copy() -> None:
     loss.backward()
     for module in (trunk, projector, predictor):
         assert all(p.grad is not None for p in module.parameters())
-    assert trunk.conv1.weight.grad.abs().sum() > 0 and predictor[0].weight.grad.abs().sum() > 0
+    first = next(trunk.parameters())  # the stem conv
+    assert first.grad.abs().sum() > 0 and predictor[0].weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in momentum.parameters())
     # After an optimizer step, the EMA moves the copy towards the online weights by exactly (1 - m).
-    before = momentum.module[0].conv1.weight.clone()
+    copy_first = next(momentum.module.parameters())
+    before = copy_first.clone()
     with torch.no_grad():
-        trunk.conv1.weight.sub_(0.1 * trunk.conv1.weight.grad)
+        first.sub_(0.1 * first.grad)
     momentum.update(online_encoder, 0.99)
-    torch.testing.assert_close(momentum.module[0].conv1.weight, 0.99 * before + 0.01 * trunk.conv1.weight)
+    torch.testing.assert_close(copy_first, 0.99 * before + 0.01 * first)

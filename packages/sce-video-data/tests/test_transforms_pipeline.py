@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -49,6 +51,16 @@ def test_loader_stage_then_device_stage() -> None:
     assert clips.shape == (4, 3, 24, 24, 3) and clips.dtype == torch.uint8
     out = video_sce_views()[0](clips, g)
     assert out.shape == (4, 3, 3, 24, 24)
+
+
+def test_cpu_chunking_does_not_change_the_result() -> None:
+    x = to_float_batch(_uint8_clips(batch=6))
+    for view in video_sce_views():
+        whole = dataclasses.replace(view, cpu_chunk_bytes=0)(x, torch.Generator().manual_seed(4))
+        one_clip = dataclasses.replace(view, cpu_chunk_bytes=1)(x, torch.Generator().manual_seed(4))
+        default = view(x, torch.Generator().manual_seed(4))
+        torch.testing.assert_close(one_clip, whole, atol=1e-6, rtol=0)
+        torch.testing.assert_close(default, whole, atol=1e-6, rtol=0)
 
 
 @pytest.mark.gpu

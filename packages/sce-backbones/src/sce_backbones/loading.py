@@ -4,7 +4,9 @@ Supported layouts (the trunk's own keys are ``blocks.0.conv.weight``, ``conv1.we
 
 * the authors' pretraining checkpoints: ``{"state_dict": {"trunk.model.<key>": ...}}``;
 * the authors' released encoder files: ``{"<key>": ...}``;
-* our pretraining checkpoints: ``{"trunk": {"<key>": ...}}`` or ``{"model": {"trunk.<key>": ...}}``;
+* our pretraining checkpoints (``sce pretrain``): ``{"learner": {"online.trunk.<key>": ...,
+  "momentum.module.trunk.<key>": ...}}``, whose online trunk ``prefix="auto"`` picks (SPEC 5.1); also
+  ``{"trunk": {"<key>": ...}}`` or ``{"model": {"trunk.<key>": ...}}``;
 * any state dict whose keys carry one of :data:`KNOWN_PREFIXES` (e.g. ``module.`` from DDP).
 
 Files are read with ``torch.load(..., weights_only=True)``: no arbitrary object is ever unpickled.
@@ -22,10 +24,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-KNOWN_PREFIXES: tuple[str, ...] = ("trunk.model.", "model.trunk.", "trunk.", "module.", "")
+KNOWN_PREFIXES: tuple[str, ...] = ("trunk.model.", "online.trunk.", "model.trunk.", "trunk.", "module.", "")
 """Prefixes tried by ``prefix="auto"``, most specific first (ties go to the earlier one)."""
 
-CONTAINER_KEYS: tuple[str, ...] = ("state_dict", "trunk", "model")
+CONTAINER_KEYS: tuple[str, ...] = ("state_dict", "learner", "trunk", "model")
 """Entries that hold the state dict inside a checkpoint, looked up in this order."""
 
 _MAX_LISTED = 20

@@ -24,13 +24,17 @@ def as_size(size: int | tuple[int, int]) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+def _device(generator: torch.Generator | None) -> torch.device:
+    return torch.device("cpu") if generator is None else generator.device
+
+
 def _randint(high: int, generator: torch.Generator | None) -> int:
     """Uniform integer in ``[0, high)``."""
-    return int(torch.randint(high, (1,), generator=generator).item())
+    return int(torch.randint(high, (1,), generator=generator, device=_device(generator)).item())
 
 
 def _rand(generator: torch.Generator | None) -> float:
-    return float(torch.rand(1, generator=generator).item())
+    return float(torch.rand(1, generator=generator, device=_device(generator)).item())
 
 
 @dataclass(frozen=True)

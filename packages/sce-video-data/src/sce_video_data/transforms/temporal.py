@@ -66,7 +66,8 @@ class RandomTemporalDifference:
         check_frames(x)
         if x.ndim != 4 or x.shape[0] < 2:
             raise ValueError(f"RandomTemporalDifference needs a clip (T, H, W, C) with T >= 2, got {tuple(x.shape)}")
-        if float(torch.rand(1, generator=generator).item()) >= self.p:
+        device = "cpu" if generator is None else generator.device
+        if float(torch.rand(1, generator=generator, device=device).item()) >= self.p:
             return x
         diff = grayscale_difference(x[:-1], x[1:])
         return torch.cat([diff, diff[-1:]], dim=0)
