@@ -10,22 +10,52 @@ import torch
 from sce_apps.pretrain import DataConfig, FabricConfig, ModelConfig, OptimConfig, SCEConfig, TrainConfig
 
 TINY_ARGS = [
-    "--data.format", "synthetic", "--data.synthetic_size", "12", "--data.synthetic_resolution", "16",
-    "--data.frames", "2", "--data.num_workers", "0", "--data.augment", "none",
-    "--model.trunk", "r3d18", "--model.projector_hidden_dims", "[32, 32]", "--model.projector_out_dim", "16",
-    "--model.predictor_hidden_dim", "32", "--sce.queue_size", "32", "--optim.warmup_epochs", "1",
-    "--train.global_batch_size", "4", "--train.max_epochs", "2", "--train.log_every_steps", "1",
-    "--train.checkpoint_every_steps", "2", "--fabric.accelerator", "cpu",
+    "--data.format",
+    "synthetic",
+    "--data.synthetic_size",
+    "12",
+    "--data.synthetic_resolution",
+    "16",
+    "--data.frames",
+    "2",
+    "--data.num_workers",
+    "0",
+    "--data.augment",
+    "none",
+    "--model.trunk",
+    "r3d18",
+    "--model.projector_hidden_dims",
+    "[32, 32]",
+    "--model.projector_out_dim",
+    "16",
+    "--model.predictor_hidden_dim",
+    "32",
+    "--sce.queue_size",
+    "32",
+    "--optim.warmup_epochs",
+    "1",
+    "--train.global_batch_size",
+    "4",
+    "--train.max_epochs",
+    "2",
+    "--train.log_every_steps",
+    "1",
+    "--train.checkpoint_every_steps",
+    "2",
+    "--fabric.accelerator",
+    "cpu",
 ]
 
 
 def tiny_sections(**overrides: dict) -> dict:
     """The keyword sections of ``setup`` equivalent to TINY_ARGS, with per-section overrides."""
     sections = {
-        "data": DataConfig(format="synthetic", synthetic_size=12, synthetic_resolution=16, frames=2, num_workers=0,
-                           augment="none"),
-        "model": ModelConfig(trunk="r3d18", projector_hidden_dims=(32, 32), projector_out_dim=16,
-                             predictor_hidden_dim=32),
+        "data": DataConfig(
+            format="synthetic", synthetic_size=12, synthetic_resolution=16, frames=2, num_workers=0, augment="none"
+        ),
+        "model": ModelConfig(
+            trunk="r3d18", projector_hidden_dims=(32, 32), projector_out_dim=16, predictor_hidden_dim=32
+        ),
         "sce": SCEConfig(queue_size=32),
         "optim": OptimConfig(warmup_epochs=1),
         "train": TrainConfig(global_batch_size=4, max_epochs=2, log_every_steps=1, checkpoint_every_steps=2),

@@ -10,17 +10,47 @@ import pytest
 from sce_apps.demo.pipeline import run_demo
 from sce_apps.demo.ucf101_layout import locate_ucf101
 
-TINY_DATASET = {"num_classes": 3, "videos_per_class_train": 4, "videos_per_class_test": 2, "frames": 20,
-                "size": (48, 64), "fps": 10}
-TINY_PRETRAIN = ["--data.frames", "2", "--data.crop_size", "32", "--data.num_workers", "0",
-                 "--model.projector_hidden_dims", "[32, 32]", "--model.projector_out_dim", "16",
-                 "--model.predictor_hidden_dim", "32", "--sce.queue_size", "32", "--train.global_batch_size", "4",
-                 "--train.max_epochs", "1", "--optim.warmup_epochs", "0"]
+TINY_DATASET = {
+    "num_classes": 3,
+    "videos_per_class_train": 4,
+    "videos_per_class_test": 2,
+    "frames": 20,
+    "size": (48, 64),
+    "fps": 10,
+}
+TINY_PRETRAIN = [
+    "--data.frames",
+    "2",
+    "--data.crop_size",
+    "32",
+    "--data.num_workers",
+    "0",
+    "--model.projector_hidden_dims",
+    "[32, 32]",
+    "--model.projector_out_dim",
+    "16",
+    "--model.predictor_hidden_dim",
+    "32",
+    "--sce.queue_size",
+    "32",
+    "--train.global_batch_size",
+    "4",
+    "--train.max_epochs",
+    "1",
+    "--optim.warmup_epochs",
+    "0",
+]
 
 
 def test_demo_end_to_end_on_tiny_setting(tmp_path: Path) -> None:
-    results = run_demo(tmp_path, dataset_options=TINY_DATASET, pretrain_overrides=TINY_PRETRAIN, eval_clips=1,
-                       eval_crops=1, short_side=48)
+    results = run_demo(
+        tmp_path,
+        dataset_options=TINY_DATASET,
+        pretrain_overrides=TINY_PRETRAIN,
+        eval_clips=1,
+        eval_crops=1,
+        short_side=48,
+    )
     assert set(results) == {"random_init", "sce"}
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved == results
@@ -49,8 +79,9 @@ def _write_ucf101(root: Path, splits_name: str | None, videos_name: str | None, 
         (videos / name).mkdir(parents=True, exist_ok=True)
 
 
-@pytest.mark.parametrize(("splits_name", "videos_name"), [(None, None), ("ucfTrainTestlist", "UCF-101"),
-                                                          ("splits", "videos")])
+@pytest.mark.parametrize(
+    ("splits_name", "videos_name"), [(None, None), ("ucfTrainTestlist", "UCF-101"), ("splits", "videos")]
+)
 def test_locate_ucf101_layouts(tmp_path: Path, splits_name, videos_name) -> None:
     _write_ucf101(tmp_path, splits_name, videos_name, crlf=True)
     videos, splits = locate_ucf101(tmp_path)

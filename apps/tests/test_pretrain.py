@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from pretrain_helpers import TINY_ARGS, load, logged, tiny_sections
+
 from sce_apps.pretrain import NonFiniteLossError, setup
 from sce_apps.pretrain.program import Schedule
 
@@ -36,7 +36,9 @@ def test_run_writes_checkpoints_logs_plot_and_config(full_run: Path) -> None:
     learner = payload["learner"]
     assert learner["criterion.queue"].shape == (32, 16)
     assert int(learner["criterion.queue_ptr"]) == (6 * 2 * 4) % 32  # both views enqueued every step
-    assert any(k.startswith("online.trunk.") for k in learner) and any(k.startswith("momentum.module.") for k in learner)
+    assert any(k.startswith("online.trunk.") for k in learner) and any(
+        k.startswith("momentum.module.") for k in learner
+    )
     assert payload["schedule"]["momentum"] == 1.0  # the last EMA uses m = 1 (SPEC 2.1)
     losses = logged(full_run, "loss")
     assert sorted(losses) == [1, 2, 3, 4, 5, 6] and all(v == v and v > 0 for v in losses.values())
@@ -50,8 +52,8 @@ def test_run_writes_checkpoints_logs_plot_and_config(full_run: Path) -> None:
 def test_momentum_branch_is_ema_of_online(full_run: Path) -> None:
     learner = load(full_run / "checkpoints" / "step-00000006.ckpt")["learner"]
     name = "trunk.blocks.0.conv.weight" if "online.trunk.blocks.0.conv.weight" in learner else None
-    online = {k[len("online."):]: v for k, v in learner.items() if k.startswith("online.") and "predictor" not in k}
-    momentum = {k[len("momentum.module."):]: v for k, v in learner.items() if k.startswith("momentum.module.")}
+    online = {k[len("online.") :]: v for k, v in learner.items() if k.startswith("online.") and "predictor" not in k}
+    momentum = {k[len("momentum.module.") :]: v for k, v in learner.items() if k.startswith("momentum.module.")}
     assert set(momentum) <= set(online), name
     # After training the momentum weights differ from the online ones (EMA lags), but not wildly.
     weights = [k for k in momentum if k.endswith("weight") and momentum[k].ndim > 1]
@@ -82,8 +84,12 @@ def test_resume_refuses_other_model(full_run: Path, tmp_path: Path) -> None:
 def test_killed_run_resumes_to_the_same_end(full_run: Path, tmp_path: Path) -> None:
     args = [*TINY_ARGS, "--train.max_epochs", "4", "--train.checkpoint_every_steps", "1", "--out_dir", str(tmp_path)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, str(APPS / "pretrain.py"), *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(APPS / "pretrain.py"), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
     target = tmp_path / "checkpoints" / "step-00000004.ckpt"
     while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -92,8 +98,13 @@ def test_killed_run_resumes_to_the_same_end(full_run: Path, tmp_path: Path) -> N
     proc.wait()
     assert target.exists(), "the run did not reach step 4"
     assert not (tmp_path / "checkpoints" / "step-00000012.ckpt").exists()
-    done = subprocess.run([sys.executable, str(APPS / "pretrain.py"), *args, "--resume", "auto"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(APPS / "pretrain.py"), *args, "--resume", "auto"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resumed from" in done.stdout + done.stderr
     final = load(tmp_path / "checkpoints" / "step-00000012.ckpt")
@@ -104,8 +115,9 @@ def test_killed_run_resumes_to_the_same_end(full_run: Path, tmp_path: Path) -> N
 
 
 def test_non_finite_loss_stops_with_step_and_keeps_checkpoint(tmp_path: Path) -> None:
-    sections = tiny_sections(optim={"name": "sgd", "initial_lr": 1e30, "warmup_epochs": 0},
-                             train={"checkpoint_every_steps": 1})
+    sections = tiny_sections(
+        optim={"name": "sgd", "initial_lr": 1e30, "warmup_epochs": 0}, train={"checkpoint_every_steps": 1}
+    )
     with pytest.raises(NonFiniteLossError, match=r"non-finite loss .* at step (\d+); stopping; the last good") as info:
         setup(**sections, out_dir=tmp_path)
     assert "step-0000000" in str(info.value)

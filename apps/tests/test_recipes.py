@@ -7,8 +7,20 @@ import pytest
 from sce_apps.optim import scaled_lr
 from sce_apps.pretrain.recipes import RECIPES_DIR, load_recipe
 
-VIDEO = {"coeff": 0.5, "temp": 0.1, "temp_m": 0.05, "initial_momentum": 0.99, "lr": 4.8, "wd": 1e-6, "warmup": 35,
-         "epochs": 200, "batch": 512, "crop_scale": (0.2, 0.766), "clip": 2.56, "tdiff": 0.2}
+VIDEO = {
+    "coeff": 0.5,
+    "temp": 0.1,
+    "temp_m": 0.05,
+    "initial_momentum": 0.99,
+    "lr": 4.8,
+    "wd": 1e-6,
+    "warmup": 35,
+    "epochs": 200,
+    "batch": 512,
+    "crop_scale": (0.2, 0.766),
+    "clip": 2.56,
+    "tdiff": 0.2,
+}
 # name: (trunk, frames, queue, projector hidden, predictor hidden, devices, nodes, checkpoint epochs)
 VIDEO_RECIPES = {
     "r3d18_kinetics200": ("r3d18", 8, 32768, (1024, 1024), 1024, 2, 1, 100),
@@ -47,8 +59,9 @@ def test_video_recipes_match_spec_4_4(name: str) -> None:
     assert queue // (2 * config.train.global_batch_size) == (32 if queue == 32768 else 64)
 
 
-@pytest.mark.parametrize(("name", "local_crops", "nodes"), [("resnet50_imagenet", 0, 1),
-                                                            ("resnet50_imagenet_multicrop", 4, 2)])
+@pytest.mark.parametrize(
+    ("name", "local_crops", "nodes"), [("resnet50_imagenet", 0, 1), ("resnet50_imagenet_multicrop", 4, 2)]
+)
 def test_image_recipes_match_spec_3_4(name: str, local_crops: int, nodes: int) -> None:
     config, _ = load_recipe(RECIPES_DIR / f"{name}.yaml", ["--data.path", "/data"])
     assert config.model.trunk == "resnet50" and not config.model.small_input

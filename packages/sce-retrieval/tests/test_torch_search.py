@@ -55,10 +55,10 @@ def test_never_builds_more_than_one_score_block(monkeypatch: pytest.MonkeyPatch)
     shapes: list[tuple[int, ...]] = []
     original = ts._similarity
 
-    def spy(q: torch.Tensor, b: torch.Tensor, b_sq: torch.Tensor | None) -> torch.Tensor:
-        out = original(q, b, b_sq)
-        shapes.append(tuple(out.shape))
-        return out
+    def spy(q: torch.Tensor, b: torch.Tensor, b_sq: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor:
+        result = original(q, b, b_sq, out)
+        shapes.append(tuple(result.shape))
+        return result
 
     monkeypatch.setattr(ts, "_similarity", spy)
     rng = np.random.default_rng(2)
@@ -85,3 +85,16 @@ def test_rejects_non_positive_chunks() -> None:
     bank = np.ones((3, 2), np.float32)
     with pytest.raises(ValueError, match="query_chunk and bank_chunk"):
         run(bank, bank, 1, "ip", query_chunk=0)
+
+
+def test_read_only_memmap_bank(tmp_path, recwarn: pytest.WarningsRecorder) -> None:
+    from sce_retrieval import search
+
+    rng = np.random.default_rng(4)
+    bank = rng.standard_normal((50, 8)).astype(np.float32)
+    np.save(tmp_path / "bank.npy", bank)
+    mapped = np.load(tmp_path / "bank.npy", mmap_mode="r")
+    queries = rng.standard_normal((5, 8)).astype(np.float32)
+    got = search(queries, mapped, 4, metric="ip", backend="torch", bank_chunk=16)
+    np.testing.assert_array_equal(got[1], reference(queries, bank, 4, "ip")[1])
+    assert not [w for w in recwarn if "not writable" in str(w.message)]

@@ -46,11 +46,22 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     videos, splits = _dataset(out, data_root, seed, dataset_options or {})
-    shards = {split: _build_shards(videos, splits, split, out / "shards" / split, short_side) for split in ("train", "test")}
+    shards = {
+        split: _build_shards(videos, splits, split, out / "shards" / split, short_side) for split in ("train", "test")
+    }
     config, rest = load_recipe(
         RECIPES_DIR / "demo.yaml",
-        ["--data.path", str(shards["train"]), "--out_dir", str(out / "pretrain"), "--resume", "auto",
-         "--train.seed", str(seed), *(pretrain_overrides or [])],
+        [
+            "--data.path",
+            str(shards["train"]),
+            "--out_dir",
+            str(out / "pretrain"),
+            "--resume",
+            "auto",
+            "--train.seed",
+            str(seed),
+            *(pretrain_overrides or []),
+        ],
     )
     sections = {name: getattr(config, name) for name in ("data", "model", "sce", "optim", "train", "fabric")}
     checkpoint = pretrain(**sections, **rest)
@@ -69,8 +80,25 @@ def _dataset(out: Path, data_root: Path | None, seed: int, options: dict[str, An
 
 
 def _build_shards(videos: Path, splits: Path, split: str, target: Path, short_side: int) -> Path:
-    args = ["build", "--layout", "ucf101", "--root", str(videos), "--splits", str(splits), "--split", split,
-            "--split-id", "1", "--out", str(target), "--short-side", str(short_side), "--workers", "2"]
+    args = [
+        "build",
+        "--layout",
+        "ucf101",
+        "--root",
+        str(videos),
+        "--splits",
+        str(splits),
+        "--split",
+        split,
+        "--split-id",
+        "1",
+        "--out",
+        str(target),
+        "--short-side",
+        str(short_side),
+        "--workers",
+        "2",
+    ]
     status = shards_cli.main(args)
     if status != 0:
         raise RuntimeError(f"sce-shards {' '.join(args)} failed with exit status {status}")
@@ -89,10 +117,21 @@ def _features(
     for name, trunk in (("random_init", random_trunk), ("sce", sce_trunk)):
         paths[name] = {}
         for split, shard_dir in shards.items():
-            dataset = multiview_dataset(shard_dir, frames=config.data.frames, clip_duration=config.data.clip_duration,
-                                        clips=clips, size=config.data.crop_size, crops=crops)
-            bank = extract_features(trunk, dataset, batch_size=8, num_workers=2,
-                                    metadata={"trunk": name, "split": split, "checkpoint": str(checkpoint)})
+            dataset = multiview_dataset(
+                shard_dir,
+                frames=config.data.frames,
+                clip_duration=config.data.clip_duration,
+                clips=clips,
+                size=config.data.crop_size,
+                crops=crops,
+            )
+            bank = extract_features(
+                trunk,
+                dataset,
+                batch_size=8,
+                num_workers=2,
+                metadata={"trunk": name, "split": split, "checkpoint": str(checkpoint)},
+            )
             paths[name][split] = bank.save(folder / f"{name}_{split}.npz")
     return paths
 
@@ -101,8 +140,21 @@ def _retrieval(banks: dict[str, Path], report: Path, name: str) -> dict[str, flo
     report.mkdir(parents=True, exist_ok=True)
     json_path = report / f"retrieval_{name}.json"
     bank_size = len(FeatureBank.load(banks["train"]))
-    args = ["--query", str(banks["test"]), "--bank", str(banks["train"]), "--ks", "1", "5",
-            "--knn-k", str(min(20, bank_size)), "--json", str(json_path), "--plot", str(report / f"neighbours_{name}.png")]
+    args = [
+        "--query",
+        str(banks["test"]),
+        "--bank",
+        str(banks["train"]),
+        "--ks",
+        "1",
+        "5",
+        "--knn-k",
+        str(min(20, bank_size)),
+        "--json",
+        str(json_path),
+        "--plot",
+        str(report / f"neighbours_{name}.png"),
+    ]
     status = retrieval_cli.main(args)
     if status != 0:
         raise RuntimeError(f"sce-retrieval {' '.join(args)} failed with exit status {status}")
@@ -150,13 +202,18 @@ def _atomic_text(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``hatch run demo``; arguments it does not know go to the pretraining recipe."""
     parser = argparse.ArgumentParser(
-        prog="demo", description=__doc__.split("\n\n")[0],
+        prog="demo",
+        description=__doc__.split("\n\n")[0],
         epilog="Extra arguments are pretraining overrides, e.g. --train.max_epochs 4 (see `sce pretrain --help`).",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="a UCF101-layout folder (class folders of videos + classInd/trainlist01/testlist01); "
-                             "skips building the embedded dataset")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=None,
+        help="a UCF101-layout folder (class folders of videos + classInd/trainlist01/testlist01); "
+        "skips building the embedded dataset",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the dataset and of the run")
     args, overrides = parser.parse_known_args(argv)
     try:

@@ -23,9 +23,7 @@ def locate_ucf101(root: Path) -> tuple[Path, Path]:
     candidates = [root, *sorted(p for p in root.iterdir() if p.is_dir())]
     splits = next((c for c in candidates if all((c / name).is_file() for name in SPLIT_FILES)), None)
     if splits is None:
-        raise FileNotFoundError(
-            f"no UCF101 split files ({', '.join(SPLIT_FILES)}) in {root} or its sub-folders"
-        )
+        raise FileNotFoundError(f"no UCF101 split files ({', '.join(SPLIT_FILES)}) in {root} or its sub-folders")
     classes = _class_names(splits / "classInd.txt")
     videos = next((c for c in candidates if all((c / name).is_dir() for name in classes)), None)
     if videos is None:

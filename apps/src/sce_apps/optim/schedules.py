@@ -26,7 +26,9 @@ def warmup_cosine_lr(step: int, base_lr: float, warmup_steps: int, total_steps: 
         eta_min: the final learning rate (0 in every recipe).
     """
     if total_steps <= 0 or not 0 <= warmup_steps <= total_steps:
-        raise ValueError(f"expected 0 <= warmup_steps <= total_steps and total_steps > 0, got {warmup_steps}, {total_steps}")
+        raise ValueError(
+            f"expected 0 <= warmup_steps <= total_steps and total_steps > 0, got {warmup_steps}, {total_steps}"
+        )
     if step < warmup_steps:
         return base_lr * step / max(warmup_steps - 1, 1)
     if total_steps == warmup_steps:

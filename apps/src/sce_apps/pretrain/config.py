@@ -65,8 +65,10 @@ class DataConfig:
         if not 0 < low <= high <= 1:
             raise ValueError(f"data.crop_scale must satisfy 0 < low <= high <= 1, got {self.crop_scale}")
         if self.num_workers < 0 or self.num_local_crops < 0:
-            raise ValueError(f"data.num_workers and data.num_local_crops must be >= 0, got {self.num_workers}, "
-                             f"{self.num_local_crops}")
+            raise ValueError(
+                f"data.num_workers and data.num_local_crops must be >= 0, got {self.num_workers}, "
+                f"{self.num_local_crops}"
+            )
 
     def check_source(self) -> None:
         """Raise unless the data source exists (run before any work; the defaults alone name no source)."""
@@ -147,8 +149,10 @@ class OptimConfig:
     def __post_init__(self) -> None:
         _positive("optim", initial_lr=self.initial_lr, trust_coefficient=self.trust_coefficient)
         if self.weight_decay < 0 or self.warmup_epochs < 0:
-            raise ValueError(f"optim.weight_decay and optim.warmup_epochs must be >= 0, got {self.weight_decay}, "
-                             f"{self.warmup_epochs}")
+            raise ValueError(
+                f"optim.weight_decay and optim.warmup_epochs must be >= 0, got {self.weight_decay}, "
+                f"{self.warmup_epochs}"
+            )
 
 
 @dataclass
@@ -173,11 +177,18 @@ class TrainConfig:
     """Seed of everything (SPEC 2.7)."""
 
     def __post_init__(self) -> None:
-        _positive("train", global_batch_size=self.global_batch_size, max_epochs=self.max_epochs,
-                  checkpoint_every_steps=self.checkpoint_every_steps, log_every_steps=self.log_every_steps,
-                  keep_checkpoints=self.keep_checkpoints)
+        _positive(
+            "train",
+            global_batch_size=self.global_batch_size,
+            max_epochs=self.max_epochs,
+            checkpoint_every_steps=self.checkpoint_every_steps,
+            log_every_steps=self.log_every_steps,
+            keep_checkpoints=self.keep_checkpoints,
+        )
         if self.checkpoint_every_epochs is not None and self.checkpoint_every_epochs <= 0:
-            raise ValueError(f"train.checkpoint_every_epochs must be positive or null, got {self.checkpoint_every_epochs}")
+            raise ValueError(
+                f"train.checkpoint_every_epochs must be positive or null, got {self.checkpoint_every_epochs}"
+            )
         if self.max_steps is not None and self.max_steps <= 0:
             raise ValueError(f"train.max_steps must be positive or null, got {self.max_steps}")
 

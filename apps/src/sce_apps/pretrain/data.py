@@ -14,11 +14,14 @@ from sce_apps.pretrain.config import DataConfig
 from sce_video_data import (
     BatchAugmentation,
     Compose,
+    MultiCrop,
     RandomResizedCrop,
     RandomTemporalDifference,
     ResumableDistributedSampler,
+    ShardImageDataset,
     ShardVideoDataset,
     VideoFileDataset,
+    image_multi_crop,
     image_multicrop_local_view,
     image_sce_views,
     to_float_batch,
@@ -66,11 +69,20 @@ def build_dataset(data: DataConfig, *, image: bool) -> Dataset[dict[str, Any]]:
         return SyntheticClips(data.synthetic_size, crops, 0 if image else data.frames, data.synthetic_resolution)
     if data.format == "image_shards":
         return _image_dataset(data)
-    common = {"frames": data.frames, "clip_duration": data.clip_duration, "num_clips": 2, "sampling": "random"}
     if data.format == "video_shards":
-        return ShardVideoDataset(data.path, transform=clip_crop(data), **common)
+        return ShardVideoDataset(
+            data.path, frames=data.frames, clip_duration=data.clip_duration, num_clips=2, transform=clip_crop(data)
+        )
     items, class_names = _video_index(data)
-    return VideoFileDataset(data.path, items, class_names=class_names, transform=clip_crop(data), **common)
+    return VideoFileDataset(
+        data.path,
+        items,
+        class_names=class_names,
+        frames=data.frames,
+        clip_duration=data.clip_duration,
+        num_clips=2,
+        transform=clip_crop(data),
+    )
 
 
 def _video_index(data: DataConfig) -> tuple[list[tuple[str, int]], list[str]]:
@@ -86,11 +98,14 @@ def _video_index(data: DataConfig) -> tuple[list[tuple[str, int]], list[str]]:
 
 
 def _image_dataset(data: DataConfig) -> Dataset[dict[str, Any]]:
-    try:
-        from sce_video_data import ShardImageDataset  # type: ignore[attr-defined]
-    except ImportError as error:  # pragma: no cover - depends on the installed sce-video-data
-        raise ValueError("data.format='image_shards' needs sce-video-data with ShardImageDataset") from error
-    return ShardImageDataset(data.path, num_local_crops=data.num_local_crops)  # type: ignore[no-any-return]
+    """Images as two global crops (SPEC 3.3: scale 0.2-1, antialiased) and the first ``num_local_crops`` locals."""
+    if data.num_local_crops > 4:
+        raise ValueError(
+            f"data.num_local_crops must be at most 4 (SPEC 3.3: 192, 160, 128, 96), got {data.num_local_crops}"
+        )
+    crop = RandomResizedCrop(data.crop_size, scale=data.crop_scale, ratio=(3.0 / 4.0, 4.0 / 3.0), antialias=True)
+    local = image_multi_crop().crops[2 : 2 + data.num_local_crops]
+    return ShardImageDataset(data.path, transform=MultiCrop((crop, crop, *local)))
 
 
 def build_loader(

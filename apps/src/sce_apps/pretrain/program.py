@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -69,17 +70,28 @@ def setup(
     config = PretrainConfig(data=data, model=model, sce=sce, optim=optim, train=train, fabric=fabric)
     config.data.check_source()
     out_dir = Path(out_dir)
-    f = config.fabric
-    runtime = Fabric(
-        accelerator=f.accelerator,
-        devices=f.devices,
-        num_nodes=f.num_nodes,
-        strategy=f.strategy,
-        precision=f.precision,  # type: ignore[arg-type]
-        loggers=make_loggers(out_dir),
-    )
-    runtime.launch()
+    runtime = Fabric(**fabric_arguments(config.fabric), loggers=make_loggers(out_dir))
+    if os.environ.get("LT_CLI_USED") != "1":  # `fabric run` has already created the processes
+        runtime.launch()
     return main(runtime, config, out_dir, resume)
+
+
+CLI_ENVIRONMENT = {
+    "accelerator": "LT_ACCELERATOR",
+    "strategy": "LT_STRATEGY",
+    "devices": "LT_DEVICES",
+    "num_nodes": "LT_NUM_NODES",
+    "precision": "LT_PRECISION",
+}
+"""The variables through which ``fabric run`` passes its flags to the processes it launches."""
+
+
+def fabric_arguments(settings: FabricConfig) -> dict[str, Any]:
+    """Fabric's constructor arguments; under ``fabric run`` the flags given on its command line win over the recipe."""
+    arguments = {name: getattr(settings, name) for name in CLI_ENVIRONMENT}
+    if os.environ.get("LT_CLI_USED") == "1":
+        arguments = {name: value for name, value in arguments.items() if CLI_ENVIRONMENT[name] not in os.environ}
+    return arguments
 
 
 def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | None) -> Path:
@@ -93,10 +105,11 @@ def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | No
     local_batch = config.train.global_batch_size // world
     image = config.model.trunk in IMAGE_TRUNKS
     dataset = build_dataset(config.data, image=image)
-    steps_per_epoch = len(dataset) // config.train.global_batch_size  # type: ignore[arg-type]
+    num_samples = len(dataset)  # type: ignore[arg-type]
+    steps_per_epoch = num_samples // config.train.global_batch_size
     if steps_per_epoch == 0:
         raise ValueError(
-            f"the dataset has {len(dataset)} samples, fewer than one global batch "  # type: ignore[arg-type]
+            f"the dataset has {num_samples} samples, fewer than one global batch "
             f"(train.global_batch_size={config.train.global_batch_size})"
         )
     _check_queue(config, steps_per_epoch)
@@ -106,13 +119,16 @@ def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | No
 
     learner = SCELearner(config.model, config.sce, sync_batchnorm=config.fabric.sync_batchnorm and world > 1)
     if config.fabric.compile:
-        learner.online.trunk.compile()
-        learner.momentum.module.trunk.compile()
+        for network in (learner.online, learner.momentum.module):
+            network.trunk.compile()  # type: ignore[union-attr]
     learner.to(fabric.device)
     optimizer = _optimizer(config.optim, learner)
     online, optimizer = fabric.setup(learner.online, optimizer)
     sampler = ResumableDistributedSampler(
-        len(dataset), num_replicas=world, rank=fabric.global_rank, seed=config.train.seed  # type: ignore[arg-type]
+        num_samples,
+        num_replicas=world,
+        rank=fabric.global_rank,
+        seed=config.train.seed,
     )
     start_step = _restore(fabric, learner, optimizer, sampler, out_dir, resume, config)
     if fabric.global_rank == 0:
@@ -132,24 +148,29 @@ class Schedule:
 
     @property
     def base_lr(self) -> float:
+        """The peak LR: ``initial_lr × global_batch / 256`` with ``optim.scale_lr`` (SPEC 2.7)."""
         o = self.config.optim
         return scaled_lr(o.initial_lr, self.config.train.global_batch_size) if o.scale_lr else o.initial_lr
 
     @property
     def warmup_steps(self) -> int:
+        """Warmup epochs converted to steps (SPEC 2.7)."""
         return min(round(self.config.optim.warmup_epochs * self.steps_per_epoch), self.total_steps)
 
     @property
     def checkpoint_every(self) -> int:
+        """Steps between checkpoints (``train.checkpoint_every_epochs`` converted, else ``_steps``)."""
         every = self.config.train.checkpoint_every_epochs
         if every is None:
             return self.config.train.checkpoint_every_steps
         return max(1, round(every * self.steps_per_epoch))
 
     def lr(self, step: int) -> float:
+        """LR of 0-based optimizer step ``step``."""
         return warmup_cosine_lr(step, self.base_lr, self.warmup_steps, self.total_steps)
 
     def momentum(self, step: int) -> float:
+        """EMA momentum following optimizer step ``step`` (SPEC 2.1)."""
         s = self.config.sce
         if s.momentum_schedule == "constant":
             return s.initial_momentum
@@ -175,8 +196,14 @@ def fit(
     batch_clips = config.train.global_batch_size * len(views.augmentations)
     last_saved = last_checkpoint(out_dir / "checkpoints") if start_step else None
     step, epoch = start_step, start_step // schedule.steps_per_epoch
-    progress = tqdm(total=schedule.total_steps, initial=start_step, disable=fabric.global_rank != 0, desc="pretrain",
-                    unit="step", dynamic_ncols=True)
+    progress = tqdm(
+        total=schedule.total_steps,
+        initial=start_step,
+        disable=fabric.global_rank != 0,
+        desc="pretrain",
+        unit="step",
+        dynamic_ncols=True,
+    )
     data_time = compute_time = 0.0
     while step < schedule.total_steps:
         sampler.set_epoch(epoch)
@@ -185,7 +212,7 @@ def fit(
         for batch in loader:
             loaded = time.perf_counter()
             generator.manual_seed(config.train.seed * 1_000_003 + step * 1009 + fabric.global_rank)
-            crops = views(batch["video"], fabric.device, generator)
+            crops = views(batch["video"] if "video" in batch else batch["image"], fabric.device, generator)
             lr, momentum = schedule.lr(step), schedule.momentum(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
@@ -205,13 +232,22 @@ def fit(
             compute_time += done - loaded
             if step % config.train.log_every_steps == 0 or step == schedule.total_steps:
                 total = data_time + compute_time
-                metrics = {"loss": loss.item(), "lr": lr, "momentum": momentum, "epoch": epoch,
-                           "clips_per_s": batch_clips * config.train.log_every_steps / max(total, 1e-9),
-                           "data_wait_fraction": data_time / max(total, 1e-9),
-                           "queue_ptr": int(learner.criterion.queue_ptr)}
+                global_loss = loss.detach()
+                if fabric.world_size > 1:
+                    global_loss = fabric.all_reduce(global_loss, reduce_op="mean")  # type: ignore[assignment]
+                metrics = {
+                    "loss": float(global_loss),
+                    "lr": lr,
+                    "momentum": momentum,
+                    "epoch": epoch,
+                    "clips_per_s": batch_clips * config.train.log_every_steps / max(total, 1e-9),
+                    "data_wait_fraction": data_time / max(total, 1e-9),
+                    "queue_ptr": int(learner.criterion.queue_ptr),
+                }
                 fabric.log_dict(metrics, step=step)
-                progress.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{lr:.3g}",
-                                     clips_s=f"{metrics['clips_per_s']:.1f}")
+                progress.set_postfix(
+                    loss=f"{metrics['loss']:.4f}", lr=f"{lr:.3g}", clips_s=f"{metrics['clips_per_s']:.1f}"
+                )
                 data_time = compute_time = 0.0
             progress.update(1)
             if step % schedule.checkpoint_every == 0 or step == schedule.total_steps:
@@ -242,15 +278,20 @@ def _check_queue(config: PretrainConfig, steps_per_epoch: int) -> None:
 def _optimizer(optim: OptimConfig, learner: SCELearner) -> torch.optim.Optimizer:
     params = list(learner.online.parameters())  # the momentum branch is excluded (SPEC 2.7)
     if optim.name == "lars":
-        return LARS(params, lr=0.0, momentum=optim.momentum, weight_decay=optim.weight_decay,
-                    trust_coefficient=optim.trust_coefficient)
+        return LARS(
+            params,
+            lr=0.0,
+            momentum=optim.momentum,
+            weight_decay=optim.weight_decay,
+            trust_coefficient=optim.trust_coefficient,
+        )
     return torch.optim.SGD(params, lr=0.0, momentum=optim.momentum, weight_decay=optim.weight_decay)
 
 
 def _check_finite(fabric: Fabric, loss: torch.Tensor, step: int, last_saved: Path | None) -> None:
     bad = torch.tensor(float(not torch.isfinite(loss.detach())), device=fabric.device)
     if fabric.world_size > 1:
-        bad = fabric.all_reduce(bad, reduce_op="sum")
+        bad = fabric.all_reduce(bad, reduce_op="sum")  # type: ignore[assignment]
     if bad.item() > 0:
         kept = f"the last good checkpoint is {last_saved}" if last_saved else "no checkpoint was written yet"
         raise NonFiniteLossError(f"non-finite loss ({loss.item()}) at step {step}; stopping; {kept}")
@@ -276,8 +317,12 @@ def _save(
         "optimizer": optimizer.state_dict(),
         "sampler": sampler.state_dict(consumed),
         "rng": {"torch": torch.get_rng_state()},
-        "schedule": {"lr": schedule.lr(step - 1), "momentum": schedule.momentum(step - 1),
-                     "total_steps": schedule.total_steps, "steps_per_epoch": schedule.steps_per_epoch},
+        "schedule": {
+            "lr": schedule.lr(step - 1),
+            "momentum": schedule.momentum(step - 1),
+            "total_steps": schedule.total_steps,
+            "steps_per_epoch": schedule.steps_per_epoch,
+        },
         "config": dataclasses.asdict(config),
     }
     if fabric.global_rank == 0:

@@ -1,7 +1,8 @@
 """Synchronised batch norm for the 1-D, 2-D and 3-D BN layers of trunks and heads (SPEC 2.5).
 
-``torch.nn.SyncBatchNorm`` refuses CPU tensors once a process group exists, which rules out the gloo/CPU runs used
-for tests and small trainings. :class:`SyncBatchNorm` subclasses it: on accelerators it runs torch's kernel unchanged;
+``torch.nn.SyncBatchNorm`` refuses CPU tensors once a process group exists, and DDP refuses CPU modules holding it,
+which rules out the gloo/CPU runs used for tests and small trainings. :class:`SyncBatchNorm` has the same parameters
+and buffers: on accelerators it runs torch's ``SyncBatchNorm.forward`` unchanged;
 on CPU it computes the global mean and variance with two differentiable all-reduces (sum, then sum of squared
 deviations), so outputs, gradients and running statistics equal those of one BN over the concatenated batch.
 """
@@ -15,13 +16,38 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
-class SyncBatchNorm(nn.SyncBatchNorm):
-    """``torch.nn.SyncBatchNorm`` that also synchronises CPU tensors (gloo); same parameters, buffers and keys."""
+class SyncBatchNorm(_BatchNorm):
+    """Synchronised batch norm for any tensor rank ≥ 2; same parameters, buffers and keys as ``nn.SyncBatchNorm``.
+
+    It deliberately does not subclass ``torch.nn.SyncBatchNorm``: DDP refuses modules holding that class on CPU
+    ("SyncBatchNorm layers only work with GPU modules"), which would rule out gloo runs. On accelerators the forward
+    pass is torch's own ``SyncBatchNorm.forward``.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group: dist.ProcessGroup | None = None,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input: Tensor) -> None:  # noqa: A002 - torch's argument name
+        if input.dim() < 2:
+            raise ValueError(f"SyncBatchNorm expects at least 2-D input (N, C, ...), got {input.dim()}-D input")
+
+    def _check_non_zero_input_channels(self, input: Tensor) -> None:  # noqa: A002
+        if input.size(1) == 0:
+            raise ValueError("SyncBatchNorm: the number of input channels must be non-zero")
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002 - torch's argument name
         """Normalise with statistics over every process of the group in training mode, else like BatchNorm."""
         if input.device.type != "cpu" or not self._sync_needed():
-            return super().forward(input)
+            return nn.SyncBatchNorm.forward(self, input)  # type: ignore[arg-type]
         self._check_input_dim(input)
         self._check_non_zero_input_channels(input)
         return self._cpu_sync_forward(input)

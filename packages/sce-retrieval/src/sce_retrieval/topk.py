@@ -43,7 +43,10 @@ def block_topk(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
         return torch.sort(scores, dim=1, descending=True, stable=True)
     values, indices = torch.topk(scores, k + 1, dim=1, largest=True, sorted=True)
     tied = (values[:, k - 1] == values[:, k]).nonzero().squeeze(1)
-    values, indices = canonical_order(values[:, :k].contiguous(), indices[:, :k].contiguous())
+    values, indices = values[:, :k].contiguous(), indices[:, :k].contiguous()
+    inner = (values[:, 1:] == values[:, :-1]).any(dim=1).nonzero().squeeze(1)  # rows with ties inside the top k
+    if inner.numel() > 0:
+        values[inner], indices[inner] = canonical_order(values[inner], indices[inner])
     if tied.numel() > 0:
         tied_values, tied_indices = torch.sort(scores[tied], dim=1, descending=True, stable=True)
         values[tied], indices[tied] = tied_values[:, :k], tied_indices[:, :k]

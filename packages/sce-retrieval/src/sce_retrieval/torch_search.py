@@ -50,12 +50,15 @@ def torch_search(
     q = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(device)
     q_chunks = [q[s : s + query_chunk] for s in range(0, q.shape[0], query_chunk)]
     best = [_empty(c.shape[0], device) for c in q_chunks]
+    # One score buffer reused for every block: re-allocating it would page-fault hundreds of MiB per block.
+    buffer = torch.empty(min(query_chunk, q.shape[0]) * min(bank_chunk, bank.shape[0]), device=device)
     with torch.inference_mode():
         for start in range(0, bank.shape[0], bank_chunk):
-            block = bank_transform.apply_torch(torch.from_numpy(bank[start : start + bank_chunk]).to(device))
+            block = bank_transform.apply_torch(_to_tensor(bank[start : start + bank_chunk]).to(device))
             block_sq = (block * block).sum(dim=1) if metric == "l2" else None
             for i, qc in enumerate(q_chunks):
-                values, indices = block_topk(_similarity(qc, block, block_sq), k)
+                out = buffer[: qc.shape[0] * block.shape[0]].view(qc.shape[0], block.shape[0])
+                values, indices = block_topk(_similarity(qc, block, block_sq, out), k)
                 best[i] = merge_topk(best[i], (values, indices + start), k)
         values = torch.cat([b[0] for b in best]).cpu()
         indices = torch.cat([b[1] for b in best]).cpu()
@@ -64,11 +67,18 @@ def torch_search(
     return values.numpy().astype(np.float32, copy=False), indices.numpy().astype(np.int64, copy=False)
 
 
-def _similarity(queries: torch.Tensor, block: torch.Tensor, block_sq: torch.Tensor | None) -> torch.Tensor:
-    """Score block where larger is nearer: ``q.b`` for inner product, ``2 q.b - |b|^2`` for L2 (``|q|^2`` omitted)."""
+def _similarity(
+    queries: torch.Tensor, block: torch.Tensor, block_sq: torch.Tensor | None, out: torch.Tensor
+) -> torch.Tensor:
+    """Score block (into ``out``) where larger is nearer: ``q.b`` for inner product, ``2 q.b - |b|^2`` for L2."""
     if block_sq is None:
-        return queries @ block.T
-    return torch.addmm(block_sq.neg().unsqueeze(0), queries, block.T, alpha=2.0)
+        return torch.mm(queries, block.T, out=out)
+    return torch.addmm(block_sq.neg().unsqueeze(0), queries, block.T, alpha=2.0, out=out)
+
+
+def _to_tensor(chunk: np.ndarray) -> torch.Tensor:
+    """A tensor sharing the chunk's memory (copied when the array is read-only, e.g. a read-only memmap)."""
+    return torch.from_numpy(chunk if chunk.flags.writeable else chunk.copy())
 
 
 def _empty(rows: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

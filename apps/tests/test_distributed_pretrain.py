@@ -1,0 +1,66 @@
+"""`fabric run` with 2 CPU processes follows the same loss trajectory as 1 process with the same global batch."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pretrain_helpers import TINY_ARGS, load, logged, tiny_sections
+
+from sce_apps.pretrain import setup
+
+APPS = Path(__file__).resolve().parents[1]
+
+
+def _fabric_command() -> list[str]:
+    script = Path(sys.executable).with_name("fabric")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("fabric")
+    if found is None:
+        pytest.skip("the `fabric` command (lightning-fabric + click) is not installed")
+    return [found]
+
+
+def test_two_processes_follow_one_process(tmp_path: Path) -> None:
+    single = tmp_path / "single"
+    setup(**tiny_sections(train={"max_epochs": 1}), out_dir=single)
+    double = tmp_path / "double"
+    command = [
+        *_fabric_command(),
+        "run",
+        "--accelerator",
+        "cpu",
+        "--devices",
+        "2",
+        "--strategy",
+        "ddp",
+        str(APPS / "pretrain.py"),
+        *TINY_ARGS,
+        "--train.max_epochs",
+        "1",
+        "--out_dir",
+        str(double),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MASTER_PORT": "0"}
+    env.pop("MASTER_PORT")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+
+    one, two = logged(single, "loss"), logged(double, "loss")
+    assert sorted(one) == sorted(two) == [1, 2, 3]
+    for step in one:
+        assert two[step] == pytest.approx(one[step], rel=2e-4, abs=2e-4), (step, one, two)
+    # The same queue content (up to the order of keys inside each step's block) and the same online weights.
+    a = load(single / "checkpoints" / "step-00000003.ckpt")["learner"]
+    b = load(double / "checkpoints" / "step-00000003.ckpt")["learner"]
+    assert int(a["criterion.queue_ptr"]) == int(b["criterion.queue_ptr"]) == 24
+    key = "online.projector.0.weight"
+    assert key in a and (a[key] - b[key]).abs().max() < 1e-4
+    qa = a["criterion.queue"][:24].sort(dim=0).values
+    qb = b["criterion.queue"][:24].sort(dim=0).values
+    assert (qa - qb).abs().max() < 1e-3
