@@ -5,7 +5,7 @@ Checks, printed one per line, exit status 1 on any failure (2 when there is no C
    near-ties, scores within 1e-4;
 2. exact ties (small-integer features) give identical neighbours on CUDA and CPU (tie rule: smaller index first);
 3. recall_at_k and knn_classify on CUDA == CPU;
-4. resolve_backend("auto") picks a GPU plan;
+4. resolve_backend("auto") follows the documented order; device="cuda" gives a CUDA plan;
 5. if FAISS sees a GPU: FAISS GPU == torch CUDA, and both timed;
 6. timing: 10,000 x 100,000 x 512 float32, k=50, torch on CUDA (peak CUDA memory reported).
 Runs in well under a minute on an H100.
@@ -81,8 +81,13 @@ def check_against_cpu() -> None:
 
 
 def check_faiss_gpu_and_timing() -> None:
+    faiss = load_faiss()
+    faiss_gpus = 0 if faiss is None else faiss_gpu_count(faiss)
+    # Documented order: FAISS GPU, else FAISS CPU when installed, else torch (here on CUDA).
+    expected = ("faiss", "cuda") if faiss_gpus else ("faiss", "cpu") if faiss is not None else ("torch", "cuda")
     plan = resolve_backend("auto", "auto")
-    check("resolve_backend('auto') picks the GPU", plan.device.startswith("cuda"), f"({plan})")
+    check("resolve_backend('auto') follows the documented order", (plan.backend, plan.device) == expected, f"({plan})")
+    check("resolve_backend('auto', 'cuda') runs on CUDA", resolve_backend("auto", "cuda").device.startswith("cuda"))
     rng = np.random.default_rng(1)
     queries = rng.standard_normal((10_000, 512), dtype=np.float32)
     bank = rng.standard_normal((100_000, 512), dtype=np.float32)
@@ -93,8 +98,7 @@ def check_faiss_gpu_and_timing() -> None:
     seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() / 2**20
     print(f"[INFO] torch cuda 10k x 100k x 512, k=50: {seconds:.2f} s, peak CUDA memory {peak:.0f} MiB", flush=True)
-    faiss = load_faiss()
-    if faiss is None or faiss_gpu_count(faiss) == 0:
+    if faiss_gpus == 0:
         print("[INFO] FAISS GPU not available here: FAISS GPU checks skipped", flush=True)
         return
     start = time.perf_counter()

@@ -46,6 +46,18 @@ def test_authors_pretraining_checkpoint_file(tmp_path: Path, r3d18_state: dict[s
     _assert_loaded(trunk, r3d18_state)  # the online trunk, not the momentum one
 
 
+def test_sce_pretrain_checkpoint_picks_the_online_trunk(tmp_path: Path, r3d18_state: dict[str, torch.Tensor]) -> None:
+    """`sce pretrain` layout: {"learner": {"online.trunk.*", "momentum.module.trunk.*", "criterion.queue"}, ...}."""
+    learner = {f"online.trunk.{k}": v for k, v in r3d18_state.items()}
+    learner |= {f"momentum.module.trunk.{k}": torch.zeros_like(v) for k, v in r3d18_state.items()}
+    learner |= {"criterion.queue": torch.ones(8, 4), "online.projector.0.weight": torch.ones(3, 3)}
+    path = tmp_path / "step-00000010.ckpt"
+    torch.save({"format": "sce-pretrain/1", "step": 10, "learner": learner}, path)
+    trunk = build_trunk("r3d18")
+    assert load_trunk_weights(trunk, path).prefix == "online.trunk."
+    _assert_loaded(trunk, r3d18_state)
+
+
 def test_released_encoder_file_without_prefix(tmp_path: Path, r3d18_state: dict[str, torch.Tensor]) -> None:
     path = tmp_path / "encoder.pth"
     torch.save(r3d18_state, path)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sce_retrieval import FeatureBank, knn_accuracy, recall_at_k
 from sce_retrieval.cli import main
 

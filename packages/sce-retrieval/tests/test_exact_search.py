@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import sce_retrieval.exact_search as search_module
 import torch
+
+import sce_retrieval.exact_search as search_module
 from sce_retrieval import FeatureBank, Plan, resolve_backend, search
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import sce_retrieval.faiss_search as fs
 from sce_retrieval import resolve_backend, search
 

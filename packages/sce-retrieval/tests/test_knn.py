@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from sce_retrieval import knn_accuracy, knn_classify
 from sce_retrieval.knn import knn_vote
 

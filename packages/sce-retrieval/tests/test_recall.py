@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from sce_retrieval import DEFAULT_KS, recall_at_k
 from sce_retrieval.recall import recall_from_neighbours
 

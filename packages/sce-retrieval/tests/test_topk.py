@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from sce_retrieval.topk import block_topk, canonical_order, canonical_order_numpy, merge_topk
 
 

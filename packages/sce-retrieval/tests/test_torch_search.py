@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import sce_retrieval.torch_search as ts
 import torch
+
+import sce_retrieval.torch_search as ts
 from sce_retrieval.transform import RowTransform, make_transform
 
 
