@@ -112,7 +112,7 @@ def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | No
             f"the dataset has {num_samples} samples, fewer than one global batch "
             f"(train.global_batch_size={config.train.global_batch_size})"
         )
-    _check_queue(config, steps_per_epoch)
+    _check_queue(config)
     total_steps = config.train.max_epochs * steps_per_epoch
     if config.train.max_steps is not None:
         total_steps = min(total_steps, config.train.max_steps)
@@ -266,7 +266,7 @@ def fit(
     return final
 
 
-def _check_queue(config: PretrainConfig, steps_per_epoch: int) -> None:
+def _check_queue(config: PretrainConfig) -> None:
     per_step = 2 * config.train.global_batch_size
     if config.sce.queue_size % per_step:
         raise ValueError(
