@@ -47,3 +47,10 @@ def test_uniform_temporal_subsample_truncates_linspace() -> None:
 def test_clip_frame_indices_combines_both_steps() -> None:
     clips = clip_frame_indices([1.0, 0.0], 2.56, 8, 300, 30.0)
     assert clips == [[30, 40, 51, 62, 73, 84, 95, 106], [0, 10, 21, 32, 43, 54, 65, 76]]
+
+
+def test_uniform_temporal_subsample_equals_numpy_linspace_truncation() -> None:
+    for n in range(1, 120):
+        for t in range(1, 33):
+            expected = [5 + int(p) for p in np.linspace(0, n - 1, t).astype(np.int64)]
+            assert uniform_temporal_subsample(5, 5 + n, t) == expected, (n, t)

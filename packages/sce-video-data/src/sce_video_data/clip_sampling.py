@@ -119,8 +119,12 @@ def uniform_temporal_subsample(first: int, stop: int, num_samples: int) -> list[
     if num_samples < 1:
         raise ValueError(f"num_samples: expected >= 1, got {num_samples}")
     n = stop - first
-    positions = np.linspace(0, n - 1, num_samples).astype(np.int64)
-    return [first + int(p) for p in positions]
+    if num_samples == 1:
+        return [first]
+    # numpy.linspace(0, n - 1, T) truncated, in plain Python (same float operations; no array per clip)
+    step = (n - 1) / (num_samples - 1)
+    positions = [int(i * step) for i in range(num_samples - 1)] + [n - 1]
+    return [first + p for p in positions]
 
 
 def clip_frame_indices(
