@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from pretrain_helpers import load, logged, tiny_sections
+
 from sce_apps.pretrain import setup
 from sce_video_data import cli as shards_cli
 
@@ -19,12 +19,31 @@ def test_image_multicrop_pretraining(tmp_path: Path) -> None:
         for i in range(4):
             pixels = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / "images" / f"class{c}" / f"{i}.png")
-    status = shards_cli.main(["build", "--layout", "imagefolder", "--root", str(tmp_path / "images"),
-                              "--out", str(tmp_path / "shards"), "--short-side", "32", "--no-progress"])
+    status = shards_cli.main(
+        [
+            "build",
+            "--layout",
+            "imagefolder",
+            "--root",
+            str(tmp_path / "images"),
+            "--out",
+            str(tmp_path / "shards"),
+            "--short-side",
+            "32",
+            "--no-progress",
+        ]
+    )
     assert status == 0
     sections = tiny_sections(
-        data={"format": "image_shards", "path": str(tmp_path / "shards"), "crop_size": 24, "crop_scale": (0.2, 1.0),
-              "num_local_crops": 2, "augment": "image_sce", "time_difference_prob": 0.0},
+        data={
+            "format": "image_shards",
+            "path": str(tmp_path / "shards"),
+            "crop_size": 24,
+            "crop_scale": (0.2, 1.0),
+            "num_local_crops": 2,
+            "augment": "image_sce",
+            "time_difference_prob": 0.0,
+        },
         model={"trunk": "resnet18", "small_input": True},
         train={"max_epochs": 1},
         sce={"temp_m": 0.07},

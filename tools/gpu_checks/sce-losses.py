@@ -1,6 +1,6 @@
 """GPU check of sce-losses: CUDA equals CPU, autocast stays finite, and a side-by-side timing on the GPU.
 
-    python tools/gpu_checks/sce-losses.py      (exits 1 on a failed check, 2 without CUDA)
+python tools/gpu_checks/sce-losses.py      (exits 1 on a failed check, 2 without CUDA)
 """
 
 from __future__ import annotations
@@ -34,12 +34,16 @@ def main() -> int:
         qc = q.clone().requires_grad_()
         qg = q.cuda().requires_grad_()
         lc = sce_loss(qc, k, queue, **kwargs)
-        lg = sce_loss(qg, k.cuda(), queue.cuda(), **{n: v.cuda() if torch.is_tensor(v) else v for n, v in kwargs.items()})
+        lg = sce_loss(
+            qg, k.cuda(), queue.cuda(), **{n: v.cuda() if torch.is_tensor(v) else v for n, v in kwargs.items()}
+        )
         lc.backward()
         lg.backward()
         diff = (lc - lg.cpu()).abs().item()
         gdiff = (qc.grad - qg.grad.cpu()).abs().max().item()
-        check(f"cuda == cpu float64 {sorted(kwargs)}", diff < 1e-10 and gdiff < 1e-10, f"loss {diff:.1e} grad {gdiff:.1e}")
+        check(
+            f"cuda == cpu float64 {sorted(kwargs)}", diff < 1e-10 and gdiff < 1e-10, f"loss {diff:.1e} grad {gdiff:.1e}"
+        )
     qf, kf, queuef = q.float().cuda(), k.float().cuda(), queue.float().cuda()
     full = sce_loss(qf, kf, queuef).item()
     for dtype in (torch.bfloat16, torch.float16):
@@ -49,8 +53,10 @@ def main() -> int:
         ok = torch.isfinite(low).item() and abs(low.item() - full) < 2e-2 * abs(full) and torch.isfinite(qf.grad).all()
         check(f"autocast {dtype}", bool(ok), f"{low.item():.5f} vs fp32 {full:.5f}")
         qf.grad = None
-    check("coeff=1 == moco on cuda", abs(sce_loss(qf, kf, queuef, coeff=1.0, temp=0.2).item()
-                                         - moco_loss(qf, kf, queuef).item()) < 1e-5)
+    check(
+        "coeff=1 == moco on cuda",
+        abs(sce_loss(qf, kf, queuef, coeff=1.0, temp=0.2).item() - moco_loss(qf, kf, queuef).item()) < 1e-5,
+    )
     criterion = SCELoss(128, 256).cuda()
     criterion.enqueue(kf)
     check("enqueue on cuda", int(criterion.queue_ptr) == 64 and torch.equal(criterion.queue[:64], kf))
@@ -91,7 +97,8 @@ def timing(batch: int = 256, size: int = 65536, dim: int = 256) -> None:
         for _ in range(20):
             fn()
         torch.cuda.synchronize()
-        print(f"[INFO] {name}: B={batch} K={size} D={dim} fwd+bwd(+enqueue) {(time.perf_counter() - start) / 20 * 1e3:.2f} ms")
+        ms = (time.perf_counter() - start) / 20 * 1e3
+        print(f"[INFO] {name}: B={batch} K={size} D={dim} fwd+bwd(+enqueue) {ms:.2f} ms")
 
 
 if __name__ == "__main__":
