@@ -87,3 +87,17 @@ def test_imagenet_documented_overrides() -> None:
 def test_invalid_value_is_rejected_with_field_name() -> None:
     with pytest.raises(Exception, match="temp_m"):
         load_recipe(RECIPES_DIR / "r3d18_kinetics400.yaml", ["--sce.temp_m", "-1"])
+
+
+def test_print_config_and_help_work(capsys) -> None:
+    from sce_apps.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["pretrain", "--config", str(RECIPES_DIR / "demo.yaml"), "--data.path", "/shards", "--print_config"])
+    assert info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "path: /shards" in printed and "queue_size: 512" in printed and "trunk: r3d18" in printed
+    with pytest.raises(SystemExit) as info:
+        main(["pretrain", "--help"])
+    assert info.value.code == 0
+    assert "Pretrain a trunk with Similarity Contrastive Estimation" in capsys.readouterr().out

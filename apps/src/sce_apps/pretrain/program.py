@@ -204,59 +204,61 @@ def fit(
         unit="step",
         dynamic_ncols=True,
     )
-    data_time = compute_time = 0.0
-    while step < schedule.total_steps:
-        sampler.set_epoch(epoch)
-        torch.manual_seed(config.train.seed + 1000 * epoch + fabric.global_rank)  # loader workers' seeds
-        tick = time.perf_counter()
-        for batch in loader:
-            loaded = time.perf_counter()
-            generator.manual_seed(config.train.seed * 1_000_003 + step * 1009 + fabric.global_rank)
-            crops = views(batch["video"] if "video" in batch else batch["image"], fabric.device, generator)
-            lr, momentum = schedule.lr(step), schedule.momentum(step)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            try:
-                with fabric.autocast():
-                    loss, keys = learner.loss(online, crops, num_global)
-            except NonFiniteInputError:  # the network's outputs are already NaN/inf
-                loss, keys = torch.tensor(float("nan"), device=fabric.device), []
-            _check_finite(fabric, loss, step, last_saved)
-            fabric.backward(loss)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            learner.after_step(keys, momentum)
-            step += 1
-            done = time.perf_counter()
-            data_time += loaded - tick
-            compute_time += done - loaded
-            if step % config.train.log_every_steps == 0 or step == schedule.total_steps:
-                total = data_time + compute_time
-                global_loss = loss.detach()
-                if fabric.world_size > 1:
-                    global_loss = fabric.all_reduce(global_loss, reduce_op="mean")  # type: ignore[assignment]
-                metrics = {
-                    "loss": float(global_loss),
-                    "lr": lr,
-                    "momentum": momentum,
-                    "epoch": epoch,
-                    "clips_per_s": batch_clips * config.train.log_every_steps / max(total, 1e-9),
-                    "data_wait_fraction": data_time / max(total, 1e-9),
-                    "queue_ptr": int(learner.criterion.queue_ptr),
-                }
-                fabric.log_dict(metrics, step=step)
-                progress.set_postfix(
-                    loss=f"{metrics['loss']:.4f}", lr=f"{lr:.3g}", clips_s=f"{metrics['clips_per_s']:.1f}"
-                )
-                data_time = compute_time = 0.0
-            progress.update(1)
-            if step % schedule.checkpoint_every == 0 or step == schedule.total_steps:
-                last_saved = _save(fabric, config, learner, optimizer, sampler, schedule, step, out_dir)
-            if step >= schedule.total_steps:
-                break
+    try:
+        data_time = compute_time = 0.0
+        while step < schedule.total_steps:
+            sampler.set_epoch(epoch)
+            torch.manual_seed(config.train.seed + 1000 * epoch + fabric.global_rank)  # loader workers' seeds
             tick = time.perf_counter()
-        epoch += 1
-    progress.close()
+            for batch in loader:
+                loaded = time.perf_counter()
+                generator.manual_seed(config.train.seed * 1_000_003 + step * 1009 + fabric.global_rank)
+                crops = views(batch["video"] if "video" in batch else batch["image"], fabric.device, generator)
+                lr, momentum = schedule.lr(step), schedule.momentum(step)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                try:
+                    with fabric.autocast():
+                        loss, keys = learner.loss(online, crops, num_global)
+                except NonFiniteInputError:  # the network's outputs are already NaN/inf
+                    loss, keys = torch.tensor(float("nan"), device=fabric.device), []
+                _check_finite(fabric, loss, step, last_saved)
+                fabric.backward(loss)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                learner.after_step(keys, momentum)
+                step += 1
+                done = time.perf_counter()
+                data_time += loaded - tick
+                compute_time += done - loaded
+                if step % config.train.log_every_steps == 0 or step == schedule.total_steps:
+                    total = data_time + compute_time
+                    global_loss = loss.detach()
+                    if fabric.world_size > 1:
+                        global_loss = fabric.all_reduce(global_loss, reduce_op="mean")  # type: ignore[assignment]
+                    metrics = {
+                        "loss": float(global_loss),
+                        "lr": lr,
+                        "momentum": momentum,
+                        "epoch": epoch,
+                        "clips_per_s": batch_clips * config.train.log_every_steps / max(total, 1e-9),
+                        "data_wait_fraction": data_time / max(total, 1e-9),
+                        "queue_ptr": int(learner.criterion.queue_ptr),
+                    }
+                    fabric.log_dict(metrics, step=step)
+                    progress.set_postfix(
+                        loss=f"{metrics['loss']:.4f}", lr=f"{lr:.3g}", clips_s=f"{metrics['clips_per_s']:.1f}"
+                    )
+                    data_time = compute_time = 0.0
+                progress.update(1)
+                if step % schedule.checkpoint_every == 0 or step == schedule.total_steps:
+                    last_saved = _save(fabric, config, learner, optimizer, sampler, schedule, step, out_dir)
+                if step >= schedule.total_steps:
+                    break
+                tick = time.perf_counter()
+            epoch += 1
+    finally:
+        progress.close()
     fabric.barrier()
     for logger in fabric.loggers:
         logger.finalize("success")
