@@ -99,3 +99,22 @@ def test_cuda_decode_gives_the_same_frames(shards: Path) -> None:
     video = ShardVideoDataset(shards, decode_device="cuda")[0]["video"]
     assert video.is_cuda and video.dtype == torch.uint8
     assert _decoded(video.cpu()) == _expected_random(0, 3, 8, 2)
+
+
+def test_worker_state_is_a_path_and_memory_maps(shards: Path) -> None:
+    """What a loader worker receives does not grow with the dataset: the pickled dataset holds the folder path only,
+    and the index arrays and shards are memory-mapped (read through the page cache, shared between workers)."""
+    import pickle
+
+    import numpy as np
+
+    dataset = ShardVideoDataset(shards)
+    dataset[0]  # open the index and a shard in this process
+    arrays = dataset.reader.index.arrays
+    assert all(isinstance(v, np.memmap) or getattr(v, "base", None) is not None for v in arrays.values())
+    payload = pickle.dumps(dataset)
+    assert len(payload) < 2048, len(payload)
+    clone = pickle.loads(payload)
+    assert clone.reader._maps == {} and clone.reader._index is None  # reopened lazily in the worker
+    assert torch.equal(clone.reader.read_frames(0, [0]), dataset.reader.read_frames(0, [0]))
+
