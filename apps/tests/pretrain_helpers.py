@@ -9,42 +9,18 @@ import torch
 
 from sce_apps.pretrain import DataConfig, FabricConfig, ModelConfig, OptimConfig, SCEConfig, TrainConfig
 
+TINY_HEADS_ARGS = [
+    "--model.projector_hidden_dims", "[32, 32]", "--model.projector_out_dim", "16",
+    "--model.predictor_hidden_dim", "32", "--sce.queue_size", "32",
+]  # fmt: skip
+"""Small heads and queue, shared by the tiny pretraining and demo tests."""
+
 TINY_ARGS = [
-    "--data.format",
-    "synthetic",
-    "--data.synthetic_size",
-    "12",
-    "--data.synthetic_resolution",
-    "16",
-    "--data.frames",
-    "2",
-    "--data.num_workers",
-    "0",
-    "--data.augment",
-    "none",
-    "--model.trunk",
-    "r3d18",
-    "--model.projector_hidden_dims",
-    "[32, 32]",
-    "--model.projector_out_dim",
-    "16",
-    "--model.predictor_hidden_dim",
-    "32",
-    "--sce.queue_size",
-    "32",
-    "--optim.warmup_epochs",
-    "1",
-    "--train.global_batch_size",
-    "4",
-    "--train.max_epochs",
-    "2",
-    "--train.log_every_steps",
-    "1",
-    "--train.checkpoint_every_steps",
-    "2",
-    "--fabric.accelerator",
-    "cpu",
-]
+    "--data.format", "synthetic", "--data.synthetic_size", "12", "--data.synthetic_resolution", "16",
+    "--data.frames", "2", "--data.num_workers", "0", "--data.augment", "none", "--model.trunk", "r3d18",
+    *TINY_HEADS_ARGS, "--optim.warmup_epochs", "1", "--train.global_batch_size", "4", "--train.max_epochs", "2",
+    "--train.log_every_steps", "1", "--train.checkpoint_every_steps", "2", "--fabric.accelerator", "cpu",
+]  # fmt: skip
 
 
 def tiny_sections(**overrides: dict) -> dict:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pretrain_helpers import TINY_HEADS_ARGS
 
 from sce_apps.demo.pipeline import run_demo
 from sce_apps.demo.ucf101_layout import locate_ucf101
@@ -19,27 +20,9 @@ TINY_DATASET = {
     "fps": 10,
 }
 TINY_PRETRAIN = [
-    "--data.frames",
-    "2",
-    "--data.crop_size",
-    "32",
-    "--data.num_workers",
-    "0",
-    "--model.projector_hidden_dims",
-    "[32, 32]",
-    "--model.projector_out_dim",
-    "16",
-    "--model.predictor_hidden_dim",
-    "32",
-    "--sce.queue_size",
-    "32",
-    "--train.global_batch_size",
-    "4",
-    "--train.max_epochs",
-    "1",
-    "--optim.warmup_epochs",
-    "0",
-]
+    "--data.frames", "2", "--data.crop_size", "32", "--data.num_workers", "0", *TINY_HEADS_ARGS,
+    "--train.global_batch_size", "4", "--train.max_epochs", "1", "--optim.warmup_epochs", "0",
+]  # fmt: skip
 
 
 def test_demo_end_to_end_on_tiny_setting(tmp_path: Path) -> None:

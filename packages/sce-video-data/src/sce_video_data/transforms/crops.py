@@ -147,6 +147,15 @@ class RandomShortSideScale:
         return resize(x, short_side_size(x.shape[-3], x.shape[-2], size), self.antialias)
 
 
+def _fitting_box(name: str, size: int | tuple[int, int], x: torch.Tensor) -> tuple[int, int]:
+    """Check the frames and return the ``(height, width)`` of a crop box that must fit inside them."""
+    check_frames(x)
+    h, w = as_size(size)
+    if h > x.shape[-3] or w > x.shape[-2]:
+        raise ValueError(f"{name} size {h}x{w} is larger than the frames {x.shape[-3]}x{x.shape[-2]}")
+    return h, w
+
+
 @dataclass(frozen=True)
 class RandomCrop:
     """Crop a random ``size`` box, the same for all frames (SPEC 5.2: 224).
@@ -159,10 +168,7 @@ class RandomCrop:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Crop a clip or an image."""
-        check_frames(x)
-        h, w = as_size(self.size)
-        if h > x.shape[-3] or w > x.shape[-2]:
-            raise ValueError(f"RandomCrop size {h}x{w} is larger than the frames {x.shape[-3]}x{x.shape[-2]}")
+        h, w = _fitting_box("RandomCrop", self.size, x)
         top = _randint(x.shape[-3] - h + 1, generator)
         left = _randint(x.shape[-2] - w + 1, generator)
         return crop(x, top, left, h, w).contiguous()
@@ -180,10 +186,7 @@ class CenterCrop:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Crop a clip or an image (``generator`` is unused)."""
-        check_frames(x)
-        h, w = as_size(self.size)
-        if h > x.shape[-3] or w > x.shape[-2]:
-            raise ValueError(f"CenterCrop size {h}x{w} is larger than the frames {x.shape[-3]}x{x.shape[-2]}")
+        h, w = _fitting_box("CenterCrop", self.size, x)
         top = int(round((x.shape[-3] - h) / 2.0))
         left = int(round((x.shape[-2] - w) / 2.0))
         return crop(x, top, left, h, w).contiguous()
