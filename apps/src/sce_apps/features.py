@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,7 @@ def extract_features(
     trunk: nn.Module,
     dataset: ShardVideoDataset,
     *,
+    indices: Sequence[int] | None = None,
     batch_size: int = 4,
     num_workers: int = 0,
     device: str | torch.device = "cpu",
@@ -83,18 +85,24 @@ def extract_features(
     """Features of every video of ``dataset`` (trunk in eval mode), as a :class:`FeatureBank` with thumbnails.
 
     Each video's feature is the average of its views' pooled trunk features (SPEC 5.4 "same_avg" on features).
-    The thumbnail is the middle frame of the middle clip's centre view.
+    The thumbnail is the middle frame of the middle clip's centre view. ``indices`` restricts the extraction to
+    those videos (in that order), e.g. one process's slice.
     """
     trunk = trunk.to(device).eval()
     normalize = Normalize(VIDEO_MEAN, VIDEO_STD)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
+    rows = list(range(len(dataset)) if indices is None else indices)
+    if not rows:
+        raise ValueError("no video to extract (empty dataset or empty indices)")
+    subset = torch.utils.data.Subset(dataset, rows)
+    loader = torch.utils.data.DataLoader(subset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
     features, labels, thumbs = [], [], []
     for batch in tqdm(loader, desc="features", unit="batch", disable=not progress, dynamic_ncols=True):
         video = batch["video"]
         features.append(video_features(trunk, video.to(device), normalize).float().cpu())
         labels.append(batch["label"])
         thumbs.append(_thumbnails(video, thumbnail_size))
-    ids = _item_ids(dataset)
+    all_ids = _item_ids(dataset)
+    ids = [all_ids[i] for i in rows]
     return FeatureBank(
         torch.cat(features).numpy(),
         torch.cat(labels).numpy(),

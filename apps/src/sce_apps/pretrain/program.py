@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from lightning_fabric import Fabric
 from tqdm import tqdm
 
 from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
+from sce_apps.fabric_launch import launch_fabric
 from sce_apps.optim import LARS, scaled_lr, warmup_cosine_lr
 from sce_apps.pretrain.config import (
     DataConfig,
@@ -70,28 +70,16 @@ def setup(
     config = PretrainConfig(data=data, model=model, sce=sce, optim=optim, train=train, fabric=fabric)
     config.data.check_source()
     out_dir = Path(out_dir)
-    runtime = Fabric(**fabric_arguments(config.fabric), loggers=make_loggers(out_dir))
-    if os.environ.get("LT_CLI_USED") != "1":  # `fabric run` has already created the processes
-        runtime.launch()
+    f = config.fabric
+    runtime = launch_fabric(
+        accelerator=f.accelerator,
+        devices=f.devices,
+        num_nodes=f.num_nodes,
+        strategy=f.strategy,
+        precision=f.precision,
+        loggers=make_loggers(out_dir),
+    )
     return main(runtime, config, out_dir, resume)
-
-
-CLI_ENVIRONMENT = {
-    "accelerator": "LT_ACCELERATOR",
-    "strategy": "LT_STRATEGY",
-    "devices": "LT_DEVICES",
-    "num_nodes": "LT_NUM_NODES",
-    "precision": "LT_PRECISION",
-}
-"""The variables through which ``fabric run`` passes its flags to the processes it launches."""
-
-
-def fabric_arguments(settings: FabricConfig) -> dict[str, Any]:
-    """Fabric's constructor arguments; under ``fabric run`` the flags given on its command line win over the recipe."""
-    arguments = {name: getattr(settings, name) for name in CLI_ENVIRONMENT}
-    if os.environ.get("LT_CLI_USED") == "1":
-        arguments = {name: value for name, value in arguments.items() if CLI_ENVIRONMENT[name] not in os.environ}
-    return arguments
 
 
 def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | None) -> Path:

@@ -1,0 +1,182 @@
+"""``sce extract-features`` (SPEC 5.4): features of every video of a split, averaged over the multi-view protocol.
+
+Each process takes a contiguous slice of the videos and writes its part atomically; rank 0 merges the parts in video
+order into one ``sce-retrieval`` bank file. A killed run resumes: parts already written for the same settings are
+reused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from lightning_fabric import Fabric
+
+from sce_apps.fabric_launch import launch_fabric
+from sce_apps.features import extract_features, multiview_dataset
+from sce_backbones import build_trunk, load_trunk_weights
+from sce_retrieval import FeatureBank
+
+
+@dataclass
+class ExtractConfig:
+    """What to extract and how (SPEC 5.4 defaults: 10 clips × 3 crops at short side 256, 8 frames of 2.56 s)."""
+
+    shards: str = ""
+    """Shard folder of the split (``sce-shards build``)."""
+    out: str = ""
+    """Bank file to write (``.npz``)."""
+    trunk: str = "r3d18"
+    """Trunk name (``sce_backbones.build_trunk``)."""
+    checkpoint: str | None = None
+    """Our ``sce pretrain`` checkpoint or the authors' file; None gives a randomly initialised trunk (a baseline)."""
+    prefix: str = "auto"
+    """Key prefix of the trunk in the checkpoint (the authors' ``trunk_pattern``); ``auto`` finds it."""
+    frames: int = 8
+    """Frames per clip."""
+    clip_duration: float = 2.56
+    """Seconds per clip."""
+    clips: int = 10
+    """Evenly spaced clips per video (SPEC 5.2)."""
+    crops: int = 3
+    """Spatial crops per clip: 3 (left, centre, right) or 1 (centre)."""
+    size: int = 256
+    """Short side and crop size of the views."""
+    batch_size: int = 2
+    """Videos per forward pass (each gives clips × crops views)."""
+    num_workers: int = 2
+    """Loader workers per process."""
+    seed: int = 0
+    """Seed of the random initialisation (only without a checkpoint)."""
+
+    def __post_init__(self) -> None:
+        for name in ("frames", "clips", "size", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.crops not in (1, 3):
+            raise ValueError(f"crops must be 1 or 3, got {self.crops}")
+        if self.clip_duration <= 0:
+            raise ValueError(f"clip_duration must be positive, got {self.clip_duration}")
+
+
+def extract(
+    features: ExtractConfig,
+    accelerator: str = "auto",
+    devices: int | str = 1,
+    strategy: str = "auto",
+) -> Path:
+    """Extract multi-view trunk features of every video of a split into an ``sce-retrieval`` bank file.
+
+    Args:
+        features: what to extract and how (``--features.shards``, ``--features.checkpoint``, ...).
+        accelerator: cpu, cuda or auto.
+        devices: processes (each extracts a slice of the videos).
+        strategy: Fabric strategy (``ddp`` for several CPU processes).
+
+    Returns:
+        The bank file.
+    """
+    config = features
+    if not config.shards or not Path(config.shards).is_dir():
+        raise FileNotFoundError(f"shards: not a shard folder: {config.shards!r}")
+    if not config.out:
+        raise ValueError("out: the bank file to write is required")
+    if config.checkpoint is not None and not Path(config.checkpoint).is_file():
+        raise FileNotFoundError(f"checkpoint not found: {config.checkpoint}")
+    return run(launch_fabric(accelerator=accelerator, devices=devices, strategy=strategy), config)
+
+
+def run(fabric: Fabric, config: ExtractConfig) -> Path:
+    """Extract this process's slice, then merge on rank 0."""
+    out = Path(config.out)
+    trunk = _trunk(config)
+    dataset = multiview_dataset(
+        config.shards,
+        frames=config.frames,
+        clip_duration=config.clip_duration,
+        clips=config.clips,
+        size=config.size,
+        crops=config.crops,
+    )
+    rows = _slice(len(dataset), fabric.global_rank, fabric.world_size)
+    part = _part_path(out, config, fabric.global_rank, fabric.world_size)
+    if len(rows) and not part.exists():  # a part left by a killed run with the same settings is reused
+        bank = extract_features(
+            trunk,
+            dataset,
+            indices=rows,
+            batch_size=config.batch_size,
+            num_workers=config.num_workers,
+            device=fabric.device,
+            progress=fabric.global_rank == 0,
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        bank.save(part)
+    fabric.barrier()
+    if fabric.global_rank == 0:
+        _merge(
+            out,
+            config,
+            [r for r in range(fabric.world_size) if len(_slice(len(dataset), r, fabric.world_size))],
+            fabric.world_size,
+        )
+    fabric.barrier()
+    return out
+
+
+def _trunk(config: ExtractConfig) -> torch.nn.Module:
+    torch.manual_seed(config.seed)
+    trunk = build_trunk(config.trunk)
+    if config.checkpoint is not None:
+        load_trunk_weights(trunk, config.checkpoint, prefix=config.prefix)
+    return trunk
+
+
+def _slice(count: int, rank: int, world: int) -> range:
+    """Contiguous slice of ``range(count)`` for ``rank`` (the first ``count % world`` ranks get one more)."""
+    base, extra = divmod(count, world)
+    start = rank * base + min(rank, extra)
+    return range(start, start + base + (1 if rank < extra else 0))
+
+
+def _fingerprint(config: ExtractConfig) -> str:
+    fields = dataclasses.asdict(config)
+    fields.pop("num_workers")
+    fields.pop("batch_size")
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _part_path(out: Path, config: ExtractConfig, rank: int, world: int) -> Path:
+    return out.with_name(f".{out.stem}.part-{_fingerprint(config)}-{rank}-of-{world}.npz")
+
+
+def _merge(out: Path, config: ExtractConfig, ranks: list[int], world: int) -> None:
+    """Concatenate the parts of ``ranks`` (those with videos) in rank order, i.e. in video order; delete them."""
+    parts = [FeatureBank.load(_part_path(out, config, r, world)) for r in ranks]
+    metadata = {
+        "trunk": config.trunk,
+        "checkpoint": config.checkpoint,
+        "prefix": config.prefix,
+        "views": f"{config.clips} clips x {config.crops} crops at {config.size}",
+        "frames": config.frames,
+        "clip_duration": config.clip_duration,
+        "shards": str(config.shards),
+    }
+    merged = FeatureBank(
+        np.concatenate([p.features for p in parts]),
+        np.concatenate([p.labels for p in parts]),
+        ids=[i for p in parts for i in (p.ids or [])],
+        class_names=parts[0].class_names,
+        metadata=metadata,
+        thumbnails=np.concatenate([p.thumbnails for p in parts])
+        if all(p.thumbnails is not None for p in parts)
+        else None,
+    )
+    merged.save(out)
+    for r in ranks:
+        _part_path(out, config, r, world).unlink(missing_ok=True)
