@@ -26,7 +26,8 @@ def fabric_arguments(**settings: Any) -> dict[str, Any]:
     """Fabric's constructor arguments; under ``fabric run`` the flags given to it win over ``settings``."""
     if not launched_by_fabric_cli():
         return settings
-    return {name: value for name, value in settings.items() if CLI_ENVIRONMENT.get(name) not in os.environ}
+    overridden = {name for name, variable in CLI_ENVIRONMENT.items() if variable in os.environ}
+    return {name: value for name, value in settings.items() if name not in overridden}
 
 
 def launch_fabric(**settings: Any) -> Fabric:
