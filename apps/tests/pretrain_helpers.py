@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import shutil
+import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from sce_apps.pretrain import DataConfig, FabricConfig, ModelConfig, OptimConfig, SCEConfig, TrainConfig
@@ -55,3 +58,14 @@ def logged(out_dir: Path, name: str) -> dict[int, float]:
 
 def load(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def fabric_command() -> list[str]:
+    """The `fabric` command of this environment (skips the test when it is not installed)."""
+    script = Path(sys.executable).with_name("fabric")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("fabric")
+    if found is None:
+        pytest.skip("the `fabric` command (lightning-fabric + click) is not installed")
+    return [found]

@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from pretrain_helpers import TINY_ARGS, load, logged, tiny_sections
+from pretrain_helpers import TINY_ARGS, fabric_command, load, logged, tiny_sections
 
 from sce_apps.pretrain import setup
 
 APPS = Path(__file__).resolve().parents[1]
-
-
-def _fabric_command() -> list[str]:
-    script = Path(sys.executable).with_name("fabric")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("fabric")
-    if found is None:
-        pytest.skip("the `fabric` command (lightning-fabric + click) is not installed")
-    return [found]
 
 
 def test_two_processes_follow_one_process(tmp_path: Path) -> None:
@@ -31,7 +19,7 @@ def test_two_processes_follow_one_process(tmp_path: Path) -> None:
     setup(**tiny_sections(train={"max_epochs": 1}), out_dir=single)
     double = tmp_path / "double"
     command = [
-        *_fabric_command(),
+        *fabric_command(),
         "run",
         "--accelerator",
         "cpu",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from pretrain_helpers import fabric_command
 
 from sce_apps.demo.make_dataset import make_demo_dataset
 from sce_apps.extract import ExtractConfig, extract
@@ -110,9 +110,8 @@ def test_authors_checkpoint_loads_and_one_process_matches_two(shards: Path, tmp_
     assert np.isfinite(bank.features).all() and bank.features.std() > 0
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    fabric = Path(sys.executable).with_name("fabric")
     command = [
-        str(fabric),
+        *fabric_command(),
         "run",
         "--accelerator",
         "cpu",

@@ -16,14 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from sce_apps.demo.make_dataset import make_demo_dataset
 from sce_apps.demo.ucf101_layout import locate_ucf101
-from sce_apps.features import extract_features, multiview_dataset
+from sce_apps.extract import ExtractConfig, extract
 from sce_apps.pretrain.program import setup as pretrain
 from sce_apps.pretrain.recipes import RECIPES_DIR, load_recipe
-from sce_backbones import build_trunk, load_trunk_weights
 from sce_retrieval import FeatureBank
 from sce_retrieval import cli as retrieval_cli
 from sce_video_data import cli as shards_cli
@@ -108,32 +105,31 @@ def _build_shards(videos: Path, splits: Path, split: str, target: Path, short_si
 def _features(
     config: Any, checkpoint: Path, shards: dict[str, Path], folder: Path, seed: int, clips: int, crops: int
 ) -> dict[str, dict[str, Path]]:
-    torch.manual_seed(seed)
-    random_trunk = build_trunk(config.model.trunk)
-    sce_trunk = build_trunk(config.model.trunk)
-    load_trunk_weights(sce_trunk, checkpoint, prefix="online.trunk.")  # SPEC 5.1: the online encoder
-    folder.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, dict[str, Path]] = {}
-    for name, trunk in (("random_init", random_trunk), ("sce", sce_trunk)):
-        paths[name] = {}
-        for split, shard_dir in shards.items():
-            dataset = multiview_dataset(
-                shard_dir,
-                frames=config.data.frames,
-                clip_duration=config.data.clip_duration,
-                clips=clips,
-                size=config.data.crop_size,
-                crops=crops,
+    """Banks of both splits for the randomly initialised trunk and the checkpoint's online trunk (SPEC 5.1)."""
+    sources = {"random_init": None, "sce": str(checkpoint)}
+    return {
+        name: {
+            split: extract(
+                ExtractConfig(
+                    shards=str(shard_dir),
+                    out=str(folder / f"{name}_{split}.npz"),
+                    trunk=config.model.trunk,
+                    checkpoint=source,
+                    prefix="online.trunk.",
+                    frames=config.data.frames,
+                    clip_duration=config.data.clip_duration,
+                    clips=clips,
+                    crops=crops,
+                    size=config.data.crop_size,
+                    batch_size=8,
+                    seed=seed,
+                ),
+                accelerator="cpu",
             )
-            bank = extract_features(
-                trunk,
-                dataset,
-                batch_size=8,
-                num_workers=2,
-                metadata={"trunk": name, "split": split, "checkpoint": str(checkpoint)},
-            )
-            paths[name][split] = bank.save(folder / f"{name}_{split}.npz")
-    return paths
+            for split, shard_dir in shards.items()
+        }
+        for name, source in sources.items()
+    }
 
 
 def _retrieval(banks: dict[str, Path], report: Path, name: str) -> dict[str, float]:
