@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -10,54 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from eval_helpers import APPS, authors_checkpoint, build_tiny_shards
 from pretrain_helpers import fabric_command
 
-from sce_apps.demo.make_dataset import make_demo_dataset
+from sce_apps.distributed import rank_slice
 from sce_apps.extract import ExtractConfig, extract
-from sce_apps.extract.program import _part_path, _slice
+from sce_apps.extract.program import _part_path
 from sce_apps.features import multiview_dataset, video_features
 from sce_backbones import build_trunk
 from sce_retrieval import FeatureBank
 from sce_video_data import VIDEO_MEAN, VIDEO_STD, Normalize, to_float_batch
-from sce_video_data import cli as shards_cli
-
-APPS = Path(__file__).resolve().parents[1]
-FIXTURE = APPS.parent / "packages" / "sce-backbones" / "tests" / "fixtures" / "r3d18_reference_state_dict.json"
 
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("extract")
-    info = make_demo_dataset(
-        root / "data",
-        num_classes=2,
-        videos_per_class_train=3,
-        videos_per_class_test=1,
-        frames=20,
-        size=(48, 64),
-        fps=10,
-        workers=0,
-    )
-    status = shards_cli.main(
-        [
-            "build",
-            "--layout",
-            "ucf101",
-            "--root",
-            str(info.videos_dir),
-            "--splits",
-            str(info.splits_dir),
-            "--split",
-            "train",
-            "--out",
-            str(root / "shards"),
-            "--short-side",
-            "32",
-            "--no-progress",
-        ]
-    )
-    assert status == 0
-    return root / "shards"
+    return build_tiny_shards(tmp_path_factory.mktemp("extract"))["train"]
 
 
 def _config(shards: Path, out: Path, **kwargs) -> ExtractConfig:
@@ -80,28 +46,13 @@ def test_multiview_average_equals_mean_of_views_one_by_one(shards: Path) -> None
 def test_slices_cover_everything_once() -> None:
     for count in range(0, 12):
         for world in range(1, 5):
-            rows = [i for r in range(world) for i in _slice(count, r, world)]
+            rows = [i for r in range(world) for i in rank_slice(count, r, world)]
             assert rows == list(range(count))
-
-
-def _authors_checkpoint(path: Path) -> None:
-    """A synthetic pretraining checkpoint in the authors' key layout (../shared/fixtures, SPEC 4.1), values random."""
-    shapes = json.loads(FIXTURE.read_text())["tensors"]
-    generator = torch.Generator().manual_seed(3)
-    state = {}
-    for key, shape in shapes.items():
-        if key.endswith("num_batches_tracked"):
-            state[key] = torch.tensor(0)
-        elif key.endswith("running_var"):
-            state[key] = torch.ones(shape)
-        else:
-            state[key] = torch.randn(*shape, generator=generator) * 0.05
-    torch.save({"epoch": 1, "state_dict": {f"trunk.model.{k}": v for k, v in state.items()}}, path)
 
 
 def test_authors_checkpoint_loads_and_one_process_matches_two(shards: Path, tmp_path: Path) -> None:
     checkpoint = tmp_path / "authors.ckpt"
-    _authors_checkpoint(checkpoint)
+    authors_checkpoint(checkpoint)
     one = extract(_config(shards, tmp_path / "one.npz", checkpoint=str(checkpoint)), accelerator="cpu")
     bank = FeatureBank.load(one)
     assert len(bank) == 6 and bank.dim == 512 and bank.thumbnails is not None

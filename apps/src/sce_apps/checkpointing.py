@@ -55,14 +55,21 @@ def prune_checkpoints(directory: Path, keep: int, protect: Path | None = None) -
             old.unlink(missing_ok=True)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint without unpickling arbitrary objects (``weights_only``)."""
+def load_checkpoint(path: Path, expected_format: str = "sce-pretrain/1") -> dict[str, Any]:
+    """Load a checkpoint of ``expected_format`` without unpickling arbitrary objects (``weights_only``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is damaged, or it is not a checkpoint of ``expected_format`` (e.g. a pretraining
+            checkpoint given where a classifier checkpoint is expected).
+    """
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for a damaged file
         raise ValueError(f"cannot read checkpoint {path}: {error}") from error
-    if not isinstance(payload, dict) or payload.get("format") != "sce-pretrain/1":
-        raise ValueError(f"{path} is not an sce pretraining checkpoint (missing format 'sce-pretrain/1')")
+    found = payload.get("format") if isinstance(payload, dict) else None
+    if found != expected_format:
+        raise ValueError(f"{path} is not a checkpoint of format {expected_format!r} (its format: {found!r})")
     return payload

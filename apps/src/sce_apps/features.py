@@ -17,6 +17,7 @@ from sce_video_data import (
     VIDEO_MEAN,
     VIDEO_STD,
     Normalize,
+    ShardImageDataset,
     ShardVideoDataset,
     ShortSideScale,
     load_manifest,
@@ -27,36 +28,51 @@ from sce_video_data.transforms import uniform_crop
 
 @dataclass(frozen=True)
 class SpatialViews:
-    """Loader stage of the test views (SPEC 5.2): short side ``size``, then ``crops`` uniform crops of ``size``.
+    """Loader stage of the test views (SPEC 5.2): short side ``size``, then ``crops`` uniform crops.
 
-    One crop is the centre crop; three are left/top, centre, right/bottom along the long side.
+    One crop is the centre crop; three are left/top, centre, right/bottom along the long side. The crops are
+    ``crop_size`` square (``size`` when None, as in SPEC 5.2: 256 crops at short side 256).
     """
 
     size: int = 256
     crops: int = 3
+    crop_size: int | None = None
 
     def __post_init__(self) -> None:
         if self.crops not in (1, 3):
             raise ValueError(f"crops must be 1 (centre) or 3 (left, centre, right), got {self.crops}")
+        if self.crop_size is not None and not 0 < self.crop_size <= self.size:
+            raise ValueError(f"crop_size must be in [1, size={self.size}], got {self.crop_size}")
 
     def __call__(self, clip: Tensor) -> Tensor:
-        """uint8 (T, H, W, 3) → (crops, T, size, size, 3)."""
+        """uint8 (T, H, W, 3) → (crops, T, crop_size, crop_size, 3)."""
         scaled = ShortSideScale(self.size)(clip)
         indices = (1,) if self.crops == 1 else (0, 1, 2)
-        return torch.stack([uniform_crop(scaled, self.size, i) for i in indices])
+        side = self.size if self.crop_size is None else self.crop_size
+        return torch.stack([uniform_crop(scaled, side, i) for i in indices])
 
 
 def multiview_dataset(
-    shards: str | Path, *, frames: int, clip_duration: float, clips: int, size: int, crops: int
+    shards: str | Path,
+    *,
+    frames: int,
+    clip_duration: float,
+    clips: int,
+    size: int,
+    crops: int,
+    crop_size: int | None = None,
 ) -> ShardVideoDataset:
-    """A shard dataset giving each video's ``clips`` evenly spaced clips × ``crops`` views (SPEC 5.2, 5.4)."""
+    """A shard dataset giving each video's ``clips`` evenly spaced clips × ``crops`` views (SPEC 5.2, 5.4).
+
+    Each item's ``video`` is uint8 ``(clips, crops, T, S, S, 3)`` with ``S = crop_size`` (``size`` when None).
+    """
     return ShardVideoDataset(
         shards,
         frames=frames,
         clip_duration=clip_duration,
         sampling="uniform",
         clips_per_video=clips,
-        transform=SpatialViews(size, crops),
+        transform=SpatialViews(size, crops, crop_size),
     )
 
 
@@ -101,7 +117,7 @@ def extract_features(
         features.append(video_features(trunk, video.to(device), normalize).float().cpu())
         labels.append(batch["label"])
         thumbs.append(_thumbnails(video, thumbnail_size))
-    all_ids = _item_ids(dataset)
+    all_ids = item_ids(dataset)
     ids = [all_ids[i] for i in rows]
     return FeatureBank(
         torch.cat(features).numpy(),
@@ -113,8 +129,8 @@ def extract_features(
     )
 
 
-def _item_ids(dataset: ShardVideoDataset) -> list[str]:
-    """The source path of each item (from the shard manifest), or its index when the manifest has none."""
+def item_ids(dataset: ShardVideoDataset | ShardImageDataset) -> list[str]:
+    """The source path of each item of a shard dataset (from its manifest), or its index when the manifest has none."""
     items = load_manifest(dataset.reader.path).get("items", [])
     if len(items) != len(dataset):
         return [str(i) for i in range(len(dataset))]

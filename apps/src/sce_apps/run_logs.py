@@ -1,4 +1,4 @@
-"""Loggers, the progress bar, and the PNG of training curves written at the end of a run."""
+"""Loggers, the resolved settings of a run (``config.yaml``), and the PNG of training curves written at its end."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 from lightning_fabric.loggers import CSVLogger, Logger, TensorBoardLogger
 
@@ -56,3 +57,26 @@ def plot_curves(out_dir: Path, names: tuple[str, ...] = ("loss", "lr", "momentum
     plt.close(fig)
     os.replace(tmp, target)
     return target
+
+
+def write_config(out_dir: Path, settings: dict[str, Any]) -> Path:
+    """Write the resolved ``settings`` of a run to ``<out_dir>/config.yaml`` (temporary name, then rename)."""
+    import yaml
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "config.yaml"
+    tmp = out_dir / f".config.yaml.tmp-{os.getpid()}"
+    tmp.write_text(yaml.safe_dump(_plain(settings), sort_keys=False))
+    os.replace(tmp, target)
+    return target
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with tuples as lists and infinities as strings, so that ``yaml.safe_dump`` takes it."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return str(value)
+    return value

@@ -3,7 +3,9 @@
 1. build the demo dataset (H.264 videos in the UCF101 layout) or use ``--data-root`` (any UCF101-layout folder);
 2. build train/test shards with ``sce-shards``; pretrain with ``apps/configs/pretrain/demo.yaml`` on the CPU;
 3. extract multi-view features of both splits from the final checkpoint and from a randomly initialised trunk, run
-   ``sce-retrieval`` (test queries against the train bank), and report R@1, R@5 and k-NN accuracy of both.
+   ``sce-retrieval`` (test queries against the train bank): R@1, R@5 and k-NN accuracy of both;
+4. ``sce linear-eval`` and ``sce finetune`` of both trunks (``apps/configs/{linear,finetune}/demo.yaml``): multi-view
+   test top-1; then a table, ``results.json`` and ``report/report.md``.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sce_apps.classify.config import Protocol
+from sce_apps.classify.program import finetune, linear_eval
+from sce_apps.classify.recipes import RECIPE_DIRS, load_classify_recipe
 from sce_apps.demo.make_dataset import make_demo_dataset
 from sce_apps.demo.ucf101_layout import locate_ucf101
-from sce_apps.extract import ExtractConfig, extract
+from sce_apps.extract import extract
 from sce_apps.pretrain.program import setup as pretrain
 from sce_apps.pretrain.recipes import RECIPES_DIR, load_recipe
+from sce_apps.recipes import CONFIGS_DIR, parse_recipe
 from sce_retrieval import FeatureBank
 from sce_retrieval import cli as retrieval_cli
 from sce_video_data import cli as shards_cli
@@ -35,11 +41,15 @@ def run_demo(
     seed: int = 0,
     dataset_options: dict[str, Any] | None = None,
     pretrain_overrides: list[str] | None = None,
-    eval_clips: int = 2,
-    eval_crops: int = 3,
+    extract_overrides: list[str] | None = None,
+    linear_overrides: list[str] | None = None,
+    finetune_overrides: list[str] | None = None,
     short_side: int = 96,
 ) -> dict[str, dict[str, float]]:
-    """Run the whole demo into ``out`` and return ``{"random_init": {...}, "sce": {...}}`` metrics (fractions)."""
+    """Run the whole demo into ``out`` and return ``{"random_init": {...}, "sce": {...}}`` metrics (fractions).
+
+    Each ``*_overrides`` list holds command-line style overrides of that step's recipe (``apps/configs/*/demo.yaml``).
+    """
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     videos, splits = _dataset(out, data_root, seed, dataset_options or {})
@@ -62,8 +72,17 @@ def run_demo(
     )
     sections = {name: getattr(config, name) for name in ("data", "model", "sce", "optim", "train", "fabric")}
     checkpoint = pretrain(**sections, **rest)
-    banks = _features(config, checkpoint, shards, out / "features", seed, eval_clips, eval_crops)
+    sources = {"random_init": None, "sce": str(checkpoint)}
+    banks = {
+        name: _features(source, shards, out / "features", name, seed, extract_overrides)
+        for name, source in sources.items()
+    }
     results = {name: _retrieval(banks[name], out / "report", name) for name in TRUNKS}
+    for protocol, overrides in (("linear", linear_overrides), ("finetune", finetune_overrides)):
+        for name, source in sources.items():
+            results[name][f"{protocol}_top1"] = _classify(
+                protocol, source, shards, out / protocol / name, seed, overrides
+            )
     _write_results(out, results, time.perf_counter() - started)
     print(_table(results))
     return results
@@ -103,33 +122,36 @@ def _build_shards(videos: Path, splits: Path, split: str, target: Path, short_si
 
 
 def _features(
-    config: Any, checkpoint: Path, shards: dict[str, Path], folder: Path, seed: int, clips: int, crops: int
-) -> dict[str, dict[str, Path]]:
-    """Banks of both splits for the randomly initialised trunk and the checkpoint's online trunk (SPEC 5.1)."""
-    sources = {"random_init": None, "sce": str(checkpoint)}
-    return {
-        name: {
-            split: extract(
-                ExtractConfig(
-                    shards=str(shard_dir),
-                    out=str(folder / f"{name}_{split}.npz"),
-                    trunk=config.model.trunk,
-                    checkpoint=source,
-                    prefix="online.trunk.",
-                    frames=config.data.frames,
-                    clip_duration=config.data.clip_duration,
-                    clips=clips,
-                    crops=crops,
-                    size=config.data.crop_size,
-                    batch_size=8,
-                    seed=seed,
-                ),
-                accelerator="cpu",
-            )
-            for split, shard_dir in shards.items()
-        }
-        for name, source in sources.items()
-    }
+    source: str | None, shards: dict[str, Path], folder: Path, name: str, seed: int, overrides: list[str] | None
+) -> dict[str, Path]:
+    """Banks of both splits from the trunk of ``source`` (the checkpoint's online trunk, SPEC 5.1; None: random)."""
+    banks = {}
+    for split, shard_dir in shards.items():
+        args = ["--features.shards", str(shard_dir), "--features.out", str(folder / f"{name}_{split}.npz")]
+        args += ["--features.seed", str(seed), *(["--features.checkpoint", source] if source else [])]
+        namespace = parse_recipe(
+            extract, "sce extract-features", CONFIGS_DIR / "extract" / "demo.yaml", [*args, *(overrides or [])]
+        )
+        banks[split] = extract(
+            namespace["features"],
+            accelerator=namespace["accelerator"],
+            devices=namespace["devices"],
+            strategy=namespace["strategy"],
+        )
+    return banks
+
+
+def _classify(
+    protocol: Protocol, source: str | None, shards: dict[str, Path], out: Path, seed: int, overrides: list[str] | None
+) -> float:
+    """Multi-view test top-1 of ``sce linear-eval`` / ``sce finetune`` (demo recipe) on the trunk of ``source``."""
+    args = ["--data.train", str(shards["train"]), "--data.test", str(shards["test"]), "--out_dir", str(out)]
+    args += ["--resume", "auto", "--train.seed", str(seed), *(["--model.checkpoint", source] if source else [])]
+    config, rest = load_classify_recipe(protocol, RECIPE_DIRS[protocol] / "demo.yaml", [*args, *(overrides or [])])
+    program = linear_eval if protocol == "linear" else finetune
+    sections = {name: getattr(config, name) for name in ("data", "model", "optim", "train", "fabric")}
+    results = json.loads(program(**sections, **rest).read_text())
+    return float(results["last"]["top1"])
 
 
 def _retrieval(banks: dict[str, Path], report: Path, name: str) -> dict[str, float]:
@@ -158,10 +180,14 @@ def _retrieval(banks: dict[str, Path], report: Path, name: str) -> dict[str, flo
     return {"R@1": result["recall"]["1"], "R@5": result["recall"]["5"], "knn_acc": result["knn"]["accuracy"]}
 
 
+COLUMNS = {"R@1": "R@1", "R@5": "R@5", "knn_acc": "k-NN acc", "linear_top1": "linear", "finetune_top1": "finetune"}
+"""Metric -> column title of the demo's table (the classification columns are multi-view test top-1)."""
+
+
 def _table(results: dict[str, dict[str, float]]) -> str:
-    lines = [f"{'trunk':<14}{'R@1':>8}{'R@5':>8}{'k-NN acc':>10}"]
+    lines = [f"{'trunk':<14}" + "".join(f"{title:>10}" for title in COLUMNS.values())]
     for name, metrics in results.items():
-        lines.append(f"{name:<14}{metrics['R@1']:>8.1%}{metrics['R@5']:>8.1%}{metrics['knn_acc']:>10.1%}")
+        lines.append(f"{name:<14}" + "".join(f"{metrics[key]:>10.1%}" for key in COLUMNS))
     return "\n".join(lines)
 
 
@@ -174,9 +200,12 @@ def _write_results(out: Path, results: dict[str, dict[str, float]], seconds: flo
         "Test videos (queries) retrieve training videos (bank) of the same scene; features are the trunk's pooled",
         "output averaged over the evaluation views, centred and L2-normalised per set (SPEC 5.5).",
         "",
-        "| trunk | R@1 | R@5 | k-NN accuracy |",
-        "|---|---|---|---|",
-        *(f"| {n} | {m['R@1']:.1%} | {m['R@5']:.1%} | {m['knn_acc']:.1%} |" for n, m in results.items()),
+        "Linear evaluation (frozen trunk) and finetuning (whole network) train on the training videos and report the",
+        "multi-view top-1 of the test videos (SPEC 5.2, 5.3 scaled down: `apps/configs/{linear,finetune}/demo.yaml`).",
+        "",
+        "| trunk | R@1 | R@5 | k-NN accuracy | linear top-1 | finetune top-1 |",
+        "|---|---|---|---|---|---|",
+        *(f"| {n} | " + " | ".join(f"{m[k]:.1%}" for k in COLUMNS) + " |" for n, m in results.items()),
         "",
         f"Total time: {seconds / 60:.1f} min.",
         "",

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from lightning_fabric import Fabric
 
+from sce_apps.distributed import rank_slice
 from sce_apps.fabric_launch import launch_fabric
 from sce_apps.features import extract_features, multiview_dataset
 from sce_backbones import build_trunk, load_trunk_weights
@@ -103,7 +104,7 @@ def run(fabric: Fabric, config: ExtractConfig) -> Path:
         size=config.size,
         crops=config.crops,
     )
-    rows = _slice(len(dataset), fabric.global_rank, fabric.world_size)
+    rows = rank_slice(len(dataset), fabric.global_rank, fabric.world_size)
     part = _part_path(out, config, fabric.global_rank, fabric.world_size)
     if len(rows) and not part.exists():  # a part left by a killed run with the same settings is reused
         bank = extract_features(
@@ -122,7 +123,7 @@ def run(fabric: Fabric, config: ExtractConfig) -> Path:
         _merge(
             out,
             config,
-            [r for r in range(fabric.world_size) if len(_slice(len(dataset), r, fabric.world_size))],
+            [r for r in range(fabric.world_size) if len(rank_slice(len(dataset), r, fabric.world_size))],
             fabric.world_size,
         )
     fabric.barrier()
@@ -135,13 +136,6 @@ def _trunk(config: ExtractConfig) -> torch.nn.Module:
     if config.checkpoint is not None:
         load_trunk_weights(trunk, config.checkpoint, prefix=config.prefix)
     return trunk
-
-
-def _slice(count: int, rank: int, world: int) -> range:
-    """Contiguous slice of ``range(count)`` for ``rank`` (the first ``count % world`` ranks get one more)."""
-    base, extra = divmod(count, world)
-    start = rank * base + min(rank, extra)
-    return range(start, start + base + (1 if rank < extra else 0))
 
 
 def _fingerprint(config: ExtractConfig) -> str:

@@ -6,19 +6,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sce_apps.settings import FabricConfig, positive, probability
+
+__all__ = [
+    "DataConfig",
+    "DataFormat",
+    "FabricConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "PretrainConfig",
+    "SCEConfig",
+    "TrainConfig",
+]
+
 DataFormat = Literal["video_shards", "video_files", "image_shards", "synthetic"]
-
-
-def _positive(owner: str, **values: float) -> None:
-    for name, value in values.items():
-        if value <= 0:
-            raise ValueError(f"{owner}.{name} must be positive, got {value}")
-
-
-def _probability(owner: str, **values: float) -> None:
-    for name, value in values.items():
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{owner}.{name} must be in [0, 1], got {value}")
 
 
 @dataclass
@@ -59,8 +60,8 @@ class DataConfig:
     """Frame side of the ``synthetic`` format."""
 
     def __post_init__(self) -> None:
-        _positive("data", frames=self.frames, clip_duration=self.clip_duration, crop_size=self.crop_size)
-        _probability("data", time_difference_prob=self.time_difference_prob)
+        positive("data", frames=self.frames, clip_duration=self.clip_duration, crop_size=self.crop_size)
+        probability("data", time_difference_prob=self.time_difference_prob)
         low, high = self.crop_scale
         if not 0 < low <= high <= 1:
             raise ValueError(f"data.crop_scale must satisfy 0 < low <= high <= 1, got {self.crop_scale}")
@@ -96,7 +97,7 @@ class ModelConfig:
     """Hidden size of the predictor (4096 for ResNet-50 / R3D-50)."""
 
     def __post_init__(self) -> None:
-        _positive("model", projector_out_dim=self.projector_out_dim, predictor_hidden_dim=self.predictor_hidden_dim)
+        positive("model", projector_out_dim=self.projector_out_dim, predictor_hidden_dim=self.predictor_hidden_dim)
         if not self.projector_hidden_dims or min(self.projector_hidden_dims) <= 0:
             raise ValueError(f"model.projector_hidden_dims must be positive sizes, got {self.projector_hidden_dims}")
 
@@ -121,8 +122,8 @@ class SCEConfig:
     """Per-step cosine from m0 to 1 (SPEC 2.1), or constant m0."""
 
     def __post_init__(self) -> None:
-        _positive("sce", temp=self.temp, temp_m=self.temp_m)
-        _probability("sce", initial_momentum=self.initial_momentum)
+        positive("sce", temp=self.temp, temp_m=self.temp_m)
+        probability("sce", initial_momentum=self.initial_momentum)
         if self.queue_size < 0:
             raise ValueError(f"sce.queue_size must be >= 0, got {self.queue_size}")
 
@@ -147,7 +148,7 @@ class OptimConfig:
     """Linear warmup from 0, in epochs (converted to steps)."""
 
     def __post_init__(self) -> None:
-        _positive("optim", initial_lr=self.initial_lr, trust_coefficient=self.trust_coefficient)
+        positive("optim", initial_lr=self.initial_lr, trust_coefficient=self.trust_coefficient)
         if self.weight_decay < 0 or self.warmup_epochs < 0:
             raise ValueError(
                 f"optim.weight_decay and optim.warmup_epochs must be >= 0, got {self.weight_decay}, "
@@ -177,7 +178,7 @@ class TrainConfig:
     """Seed of everything (SPEC 2.7)."""
 
     def __post_init__(self) -> None:
-        _positive(
+        positive(
             "train",
             global_batch_size=self.global_batch_size,
             max_epochs=self.max_epochs,
@@ -191,26 +192,6 @@ class TrainConfig:
             )
         if self.max_steps is not None and self.max_steps <= 0:
             raise ValueError(f"train.max_steps must be positive or null, got {self.max_steps}")
-
-
-@dataclass
-class FabricConfig:
-    """Devices, strategy and precision (overridden by ``fabric run`` flags when launched that way)."""
-
-    accelerator: str = "auto"
-    """cpu, cuda, mps or auto."""
-    devices: int | str = 1
-    """Devices per node (an int, or "auto")."""
-    num_nodes: int = 1
-    """Nodes (SLURM is detected by Fabric)."""
-    strategy: str = "auto"
-    """auto, ddp, ddp_spawn, ... (FSDP is not supported: the SCE learner is small enough for DDP)."""
-    precision: str = "32-true"
-    """32-true, bf16-mixed or 16-mixed (SPEC: the authors used fp16 AMP)."""
-    sync_batchnorm: bool = True
-    """Synchronise BN statistics over all devices, both branches (SPEC 2.5); also works on CPU/gloo."""
-    compile: bool = False
-    """torch.compile the online and momentum trunks."""
 
 
 @dataclass

@@ -7,7 +7,6 @@ which builds learner, optimizer and data and calls :func:`fit`, the one training
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from sce_apps.pretrain.config import (
 )
 from sce_apps.pretrain.data import build_dataset, build_loader, device_views
 from sce_apps.pretrain.learner import SCELearner
-from sce_apps.run_logs import make_loggers, plot_curves
+from sce_apps.run_logs import make_loggers, plot_curves, write_config
 from sce_backbones import cosine_momentum
 from sce_losses import NonFiniteInputError
 from sce_video_data import ResumableDistributedSampler
@@ -120,7 +119,7 @@ def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | No
     )
     start_step = _restore(fabric, learner, optimizer, sampler, out_dir, resume, config)
     if fabric.global_rank == 0:
-        _write_config(out_dir, config)
+        write_config(out_dir, dataclasses.asdict(config))
     loader = build_loader(dataset, local_batch, config.data.num_workers, sampler)
     schedule = Schedule(config, steps_per_epoch, total_steps)
     return fit(fabric, config, learner, online, optimizer, loader, sampler, schedule, start_step, out_dir)
@@ -348,23 +347,3 @@ def _restore(
     torch.set_rng_state(payload["rng"]["torch"])
     fabric.print(f"resumed from {path} at step {payload['step']}")
     return int(payload["step"])
-
-
-def _write_config(out_dir: Path, config: PretrainConfig) -> None:
-    import yaml
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = yaml.safe_dump(_plain(dataclasses.asdict(config)), sort_keys=False)
-    tmp = out_dir / ".config.yaml.tmp"
-    tmp.write_text(text)
-    tmp.replace(out_dir / "config.yaml")
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and math.isinf(value):
-        return str(value)
-    return value

@@ -1,0 +1,200 @@
+"""Typed settings of ``sce linear-eval`` and ``sce finetune``; the recipes under ``apps/configs/{linear,finetune}/``.
+
+The two programs share these sections; only their defaults differ (:data:`LINEAR_DEFAULTS`, :data:`FINETUNE_DEFAULTS`
+give SPEC 5.2 and 5.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sce_apps.settings import FabricConfig, positive, probability
+
+__all__ = [
+    "ClassifyConfig",
+    "ClassifyDataConfig",
+    "ClassifyModelConfig",
+    "ClassifyOptimConfig",
+    "ClassifyTrainConfig",
+    "FabricConfig",
+    "Protocol",
+]
+
+Protocol = Literal["linear", "finetune"]
+TrunkName = Literal["r3d18", "r3d50", "r2plus1d18", "resnet18", "resnet50"]
+
+
+@dataclass
+class ClassifyDataConfig:
+    """Training, validation and test data, and their views (SPEC 5.1-5.3)."""
+
+    train: str = ""
+    """Shard folder of the training split (``sce-shards build``)."""
+    test: str = ""
+    """Shard folder of the test split, whose multi-view top-1 / top-5 are the reported numbers ("" skips the test)."""
+    format: Literal["video_shards", "image_shards"] = "video_shards"
+    """``video_shards`` or ``image_shards`` (``sce-shards build --layout imagefolder``)."""
+    val: Literal["heldout", "test", "none"] = "heldout"
+    """Model selection data: ``heldout`` (a part of the training split, not trained on), ``test`` (the authors'
+    setting: the test split selects the best checkpoint, SPEC 8.2; results say so) or ``none``."""
+    val_fraction: float = 0.1
+    """Share of the training videos held out per class with ``val: heldout`` (UCF101 groups stay whole)."""
+    frames: int = 8
+    """Frames per clip, uniformly subsampled inside each clip."""
+    clip_duration: float = 2.56
+    """Seconds covered by each clip."""
+    train_crop_size: int = 224
+    """Side of the training crop."""
+    train_short_side: tuple[int, int] = (256, 320)
+    """Videos: the random short side of the training clip before the random crop (SPEC 5.2, 5.3)."""
+    train_crop_scale: tuple[float, float] = (0.08, 1.0)
+    """Images: area range of the random-resized training crop (SPEC 5.1: torchvision's defaults)."""
+    augment: Literal["linear", "finetune", "none"] = "linear"
+    """Device stage of training: ``linear`` (flip, normalise), ``finetune`` (colour jitter, grayscale, flip,
+    normalise; SPEC 5.3) or ``none`` (normalise only)."""
+    eval_clips: int = 10
+    """Evenly spaced clips per test video (SPEC 5.2); images use 1."""
+    eval_crops: int = 3
+    """Spatial crops per test clip: 3 (left, centre, right) or 1 (centre)."""
+    eval_short_side: int = 256
+    """Short side of the test views (SPEC 5.2: 256; images: 256 then a centre crop)."""
+    eval_crop_size: int = 256
+    """Side of the test crops (video 256, SPEC 5.2; images 224, SPEC 5.1)."""
+    eval_batch_size: int = 2
+    """Videos (or images) per evaluation forward; each video gives ``eval_clips × eval_crops`` views."""
+    num_workers: int = 4
+    """Loader worker processes per device."""
+
+    def __post_init__(self) -> None:
+        positive(
+            "data",
+            frames=self.frames,
+            clip_duration=self.clip_duration,
+            train_crop_size=self.train_crop_size,
+            eval_clips=self.eval_clips,
+            eval_short_side=self.eval_short_side,
+            eval_crop_size=self.eval_crop_size,
+            eval_batch_size=self.eval_batch_size,
+        )
+        if self.eval_crops not in (1, 3):
+            raise ValueError(f"data.eval_crops must be 1 (centre) or 3 (left, centre, right), got {self.eval_crops}")
+        if self.eval_crop_size > self.eval_short_side:
+            raise ValueError(
+                f"data.eval_crop_size={self.eval_crop_size} must not exceed data.eval_short_side={self.eval_short_side}"
+            )
+        low, high = self.train_short_side
+        if not 0 < low <= high or high < self.train_crop_size:
+            raise ValueError(
+                f"data.train_short_side must satisfy 0 < low <= high and high >= train_crop_size, got "
+                f"{self.train_short_side} with train_crop_size={self.train_crop_size}"
+            )
+        low_scale, high_scale = self.train_crop_scale
+        if not 0 < low_scale <= high_scale <= 1:
+            raise ValueError(f"data.train_crop_scale must satisfy 0 < low <= high <= 1, got {self.train_crop_scale}")
+        if self.val == "heldout" and not 0 < self.val_fraction < 1:
+            raise ValueError(f"data.val_fraction must be in (0, 1) with data.val=heldout, got {self.val_fraction}")
+        if self.num_workers < 0:
+            raise ValueError(f"data.num_workers must be >= 0, got {self.num_workers}")
+        if self.val == "test" and not self.test:
+            raise ValueError("data.val=test needs data.test (the test split's shard folder)")
+
+
+@dataclass
+class ClassifyModelConfig:
+    """The trunk, where its weights come from, and the classification head."""
+
+    trunk: TrunkName = "r3d18"
+    """Trunk name (``sce_backbones.build_trunk``)."""
+    small_input: bool = False
+    """Image trunks: CIFAR stem (3x3 stride-1 conv, no max-pool)."""
+    checkpoint: str | None = None
+    """Pretraining checkpoint: ours (``sce pretrain``, its online trunk) or the authors'; None gives a randomly
+    initialised trunk (a baseline)."""
+    prefix: str = "auto"
+    """Key prefix of the trunk in ``checkpoint`` (the authors' ``trunk_pattern``; ``""`` for their released files)."""
+    freeze_trunk: bool = True
+    """Linear evaluation: the trunk is frozen and kept in eval mode (BN uses its running statistics, SPEC 5.1)."""
+    dropout: float = 0.0
+    """Dropout before the linear layer (finetuning: 0.8, SPEC 5.3)."""
+    num_classes: int | None = None
+    """Classes of the head; None takes the training split's. A value that differs from the data is refused."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.num_classes is not None and self.num_classes < 2:
+            raise ValueError(f"model.num_classes must be >= 2 or null, got {self.num_classes}")
+
+
+@dataclass
+class ClassifyOptimConfig:
+    """SGD and its per-step schedule: linear warmup from 0, then cosine to 0 (SPEC 2.7, 5.1-5.3)."""
+
+    initial_lr: float = 2.0
+    """LR before batch scaling; the peak LR is initial_lr × global_batch / 256 when scale_lr is set."""
+    scale_lr: bool = True
+    """Apply the linear scaling rule."""
+    momentum: float = 0.9
+    """Heavy-ball momentum (no Nesterov)."""
+    weight_decay: float = 0.0
+    """Weight decay (0 in every evaluation protocol)."""
+    warmup_epochs: float = 8
+    """Linear warmup from 0, in epochs (converted to steps); 0 for none."""
+
+    def __post_init__(self) -> None:
+        positive("optim", initial_lr=self.initial_lr)
+        probability("optim", momentum=self.momentum)
+        if self.weight_decay < 0 or self.warmup_epochs < 0:
+            raise ValueError(
+                f"optim.weight_decay and optim.warmup_epochs must be >= 0, got {self.weight_decay}, "
+                f"{self.warmup_epochs}"
+            )
+
+
+@dataclass
+class ClassifyTrainConfig:
+    """Run length, batch, validation and bookkeeping."""
+
+    global_batch_size: int = 512
+    """Samples per optimizer step over all devices (split evenly)."""
+    max_epochs: int = 60
+    """Epochs (steps per epoch = training videos // global batch)."""
+    max_steps: int | None = None
+    """Cap on the total steps (the schedule then spans the capped run)."""
+    val_every_epochs: int = 5
+    """Validate every N epochs (and after the last one)."""
+    checkpoint_every_steps: int | None = None
+    """Also save a checkpoint every N steps inside an epoch (one is always saved at each epoch's end)."""
+    keep_checkpoints: int = 2
+    """Most recent periodic checkpoints kept on disk (``best.ckpt`` is kept apart)."""
+    log_every_steps: int = 10
+    """Log training metrics every N steps."""
+    seed: int = 42
+    """Seed of everything (the held-out split too)."""
+
+    def __post_init__(self) -> None:
+        positive(
+            "train",
+            global_batch_size=self.global_batch_size,
+            max_epochs=self.max_epochs,
+            val_every_epochs=self.val_every_epochs,
+            keep_checkpoints=self.keep_checkpoints,
+            log_every_steps=self.log_every_steps,
+        )
+        for name in ("max_steps", "checkpoint_every_steps"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"train.{name} must be positive or null, got {value}")
+
+
+@dataclass
+class ClassifyConfig:
+    """Everything ``sce linear-eval`` / ``sce finetune`` need; recipes are YAML files of this shape."""
+
+    protocol: Protocol = "linear"
+    data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
+    model: ClassifyModelConfig = field(default_factory=ClassifyModelConfig)
+    optim: ClassifyOptimConfig = field(default_factory=ClassifyOptimConfig)
+    train: ClassifyTrainConfig = field(default_factory=ClassifyTrainConfig)
+    fabric: FabricConfig = field(default_factory=FabricConfig)

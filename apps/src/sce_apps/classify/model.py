@@ -1,0 +1,93 @@
+"""The classifier of the evaluation protocols: a trunk (frozen for linear evaluation) and a linear head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from sce_apps.classify.config import ClassifyModelConfig
+from sce_backbones import build_trunk, convert_sync_batchnorm, load_trunk_weights
+
+
+class LinearHead(nn.Module):
+    """Dropout then ``Linear(in, classes)`` with weights N(0, 0.01) and zero bias (SPEC 5.1-5.3).
+
+    The trunk already pools globally (SPEC 4.1), so the authors' ``adaptive_avg_pool`` head reduces to this.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.linear = nn.Linear(in_features, num_classes)
+        nn.init.normal_(self.linear.weight, mean=0.0, std=0.01)
+        nn.init.zeros_(self.linear.bias)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes predicted."""
+        return self.linear.out_features
+
+    def forward(self, features: Tensor) -> Tensor:
+        """Logits ``(B, classes)`` of pooled features ``(B, D)``."""
+        return self.linear(self.dropout(features))
+
+
+class Classifier(nn.Module):
+    """Trunk → linear head. With ``freeze_trunk`` the trunk never trains and always runs in eval mode.
+
+    Linear evaluation (SPEC 5.1, 5.2): the trunk's parameters do not require gradients, its forward runs under
+    ``torch.no_grad`` and :meth:`train` leaves it in eval mode, so BN uses its running statistics. Finetuning (SPEC
+    5.3): the whole network trains.
+    """
+
+    def __init__(self, trunk: nn.Module, head: LinearHead, *, freeze_trunk: bool) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.head = head
+        self.freeze_trunk = freeze_trunk
+        if freeze_trunk:
+            self.trunk.requires_grad_(False)
+            self.trunk.eval()
+
+    def train(self, mode: bool = True) -> Classifier:
+        """Set the training mode; a frozen trunk stays in eval mode."""
+        super().train(mode)
+        if self.freeze_trunk:
+            self.trunk.eval()
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits of normalised float inputs ``(B, C, [T,] H, W)``."""
+        if self.freeze_trunk:
+            with torch.no_grad():
+                features = self.trunk(x)
+        else:
+            features = self.trunk(x)
+        return self.head(features)
+
+
+def build_classifier(model: ClassifyModelConfig, num_classes: int, *, sync_batchnorm: bool = False) -> Classifier:
+    """The classifier of ``model`` with the pretrained trunk of ``model.checkpoint`` (random init without one).
+
+    Raises:
+        FileNotFoundError: ``model.checkpoint`` does not exist.
+        ValueError: the checkpoint does not hold a trunk of ``model.trunk`` (missing / unexpected keys are listed).
+    """
+    options = {"small_input": model.small_input} if model.trunk.startswith("resnet") else {}
+    trunk = build_trunk(model.trunk, **options)
+    if model.checkpoint is not None:
+        if not Path(model.checkpoint).is_file():
+            raise FileNotFoundError(f"model.checkpoint not found: {model.checkpoint}")
+        try:
+            load_trunk_weights(trunk, model.checkpoint, prefix=model.prefix)
+        except ValueError as error:
+            raise ValueError(
+                f"model.checkpoint {model.checkpoint} does not hold a {model.trunk} trunk "
+                f"(model.prefix={model.prefix!r}): {error}"
+            ) from error
+    if sync_batchnorm and not model.freeze_trunk:
+        trunk = convert_sync_batchnorm(trunk)  # type: ignore[assignment]
+    head = LinearHead(trunk.num_features, num_classes, model.dropout)  # type: ignore[arg-type]
+    return Classifier(trunk, head, freeze_trunk=model.freeze_trunk)

@@ -1,0 +1,511 @@
+"""``sce linear-eval`` and ``sce finetune``: a classifier on a pretrained trunk, tested with multi-view averaging.
+
+Skeleton (litgpt style): :func:`linear_eval` and :func:`finetune` are the command-line surfaces (the same sections,
+SPEC 5.2 and 5.3 as defaults); each builds the Fabric and calls :func:`main`, which builds data, model and optimizer
+and calls :func:`fit` (the one training loop, with validation and checkpoints) and then :func:`test`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from lightning_fabric import Fabric
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
+from sce_apps.classify.config import (
+    ClassifyConfig,
+    ClassifyDataConfig,
+    ClassifyModelConfig,
+    ClassifyOptimConfig,
+    ClassifyTrainConfig,
+)
+from sce_apps.classify.data import (
+    Splits,
+    batch_inputs,
+    build_splits,
+    eval_dataset,
+    eval_normalization,
+    train_augmentation,
+)
+from sce_apps.classify.evaluate import Accuracy, evaluate
+from sce_apps.classify.model import Classifier, build_classifier
+from sce_apps.fabric_launch import launch_fabric
+from sce_apps.optim import scaled_lr, warmup_cosine_lr
+from sce_apps.run_logs import make_loggers, plot_curves, write_config
+from sce_apps.settings import FabricConfig
+from sce_video_data import ResumableDistributedSampler
+
+CHECKPOINT_FORMAT = "sce-classifier/1"
+BEST = "best.ckpt"
+
+
+def linear_eval(
+    data: ClassifyDataConfig = ClassifyDataConfig(augment="linear"),  # noqa: B008 - jsonargparse shows the fields
+    model: ClassifyModelConfig = ClassifyModelConfig(freeze_trunk=True, dropout=0.0),  # noqa: B008
+    optim: ClassifyOptimConfig = ClassifyOptimConfig(initial_lr=2.0, warmup_epochs=8),  # noqa: B008
+    train: ClassifyTrainConfig = ClassifyTrainConfig(global_batch_size=512, max_epochs=60),  # noqa: B008
+    fabric: FabricConfig = FabricConfig(sync_batchnorm=False),  # noqa: B008
+    out_dir: Path = Path("runs/linear"),
+    resume: str | None = None,
+    test_checkpoint: str | None = None,
+) -> Path:
+    """Linear evaluation: a linear head on the frozen trunk (eval mode), tested with multi-view averaging.
+
+    Defaults are SPEC 5.2 (video): SGD 2.0 × 512/256 = 4.0, momentum 0.9, no weight decay, 8 warmup epochs, cosine
+    over 60 epochs, one random clip per video (short side 256-320, crop 224, flip), 10 clips × 3 crops at 256 for
+    testing. ``configs/linear/resnet50_imagenet.yaml`` gives SPEC 5.1 (images).
+
+    Args:
+        data: training / validation / test shards and their views.
+        model: trunk, pretraining checkpoint, head.
+        optim: SGD and its warmup + cosine schedule.
+        train: batch, epochs, validation, checkpoints, logs.
+        fabric: accelerator, devices, nodes, strategy, precision.
+        out_dir: run folder: checkpoints/, logs/, plots/, config.yaml, results.json.
+        resume: "auto" continues the last checkpoint of out_dir (or starts afresh), a path resumes that checkpoint.
+        test_checkpoint: test this classifier checkpoint (``best.ckpt``, ``step-*.ckpt``) without training.
+
+    Returns:
+        The path of ``results.json``.
+    """
+    config = ClassifyConfig("linear", data, model, optim, train, fabric)
+    return _launch(config, Path(out_dir), resume, test_checkpoint)
+
+
+def finetune(
+    data: ClassifyDataConfig = ClassifyDataConfig(augment="finetune"),  # noqa: B008
+    model: ClassifyModelConfig = ClassifyModelConfig(freeze_trunk=False, dropout=0.8),  # noqa: B008
+    optim: ClassifyOptimConfig = ClassifyOptimConfig(initial_lr=0.1, warmup_epochs=0),  # noqa: B008
+    train: ClassifyTrainConfig = ClassifyTrainConfig(global_batch_size=64, max_epochs=200),  # noqa: B008
+    fabric: FabricConfig = FabricConfig(sync_batchnorm=True),  # noqa: B008
+    out_dir: Path = Path("runs/finetune"),
+    resume: str | None = None,
+    test_checkpoint: str | None = None,
+) -> Path:
+    """Finetuning: the whole network trains (dropout 0.8 before the head), tested with multi-view averaging.
+
+    Defaults are SPEC 5.3: SGD 0.1 × 64/256 = 0.025, momentum 0.9, no weight decay, no warmup, cosine over 200
+    epochs, SyncBN when distributed, one random clip per video (short side 256-320, crop 224) with colour jitter,
+    grayscale and flip; 10 clips × 3 crops at 256 for testing. Validation uses a held-out part of the training split
+    (``data.val=test`` is the authors' test-split selection, reported as such).
+
+    Args:
+        data: training / validation / test shards and their views.
+        model: trunk, pretraining checkpoint, head.
+        optim: SGD and its warmup + cosine schedule.
+        train: batch, epochs, validation, checkpoints, logs.
+        fabric: accelerator, devices, nodes, strategy, precision, SyncBN.
+        out_dir: run folder: checkpoints/, logs/, plots/, config.yaml, results.json.
+        resume: "auto" continues the last checkpoint of out_dir (or starts afresh), a path resumes that checkpoint.
+        test_checkpoint: test this classifier checkpoint (``best.ckpt``, ``step-*.ckpt``) without training.
+
+    Returns:
+        The path of ``results.json``.
+    """
+    config = ClassifyConfig("finetune", data, model, optim, train, fabric)
+    return _launch(config, Path(out_dir), resume, test_checkpoint)
+
+
+def _launch(config: ClassifyConfig, out_dir: Path, resume: str | None, test_checkpoint: str | None) -> Path:
+    _check_inputs(config, test_checkpoint)
+    f = config.fabric
+    runtime = launch_fabric(
+        accelerator=f.accelerator,
+        devices=f.devices,
+        num_nodes=f.num_nodes,
+        strategy=f.strategy,
+        precision=f.precision,
+        loggers=make_loggers(out_dir) if test_checkpoint is None else [],
+    )
+    return main(runtime, config, out_dir, resume, test_checkpoint)
+
+
+def _check_inputs(config: ClassifyConfig, test_checkpoint: str | None) -> None:
+    """Refuse missing inputs before any work."""
+    data = config.data
+    folders = {"data.test": data.test} if test_checkpoint else {"data.train": data.train, "data.test": data.test}
+    for name, folder in folders.items():
+        if folder and not Path(folder).is_dir():
+            raise FileNotFoundError(f"{name}: not a shard folder: {folder!r}")
+    if test_checkpoint:
+        if not data.test:
+            raise ValueError("test_checkpoint needs data.test (the shard folder to test on)")
+        if not Path(test_checkpoint).is_file():
+            raise FileNotFoundError(f"test_checkpoint not found: {test_checkpoint}")
+        return
+    if not data.train:
+        raise ValueError("data.train is required: the shard folder of the training split (sce-shards build)")
+    if config.model.checkpoint is not None and not Path(config.model.checkpoint).is_file():
+        raise FileNotFoundError(f"model.checkpoint not found: {config.model.checkpoint}")
+
+
+@dataclass
+class Run:
+    """What the loop needs besides the config: the data, the model (raw and as set up), schedule sizes."""
+
+    fabric: Fabric
+    config: ClassifyConfig
+    splits: Splits
+    model: Classifier
+    wrapped: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    sampler: ResumableDistributedSampler
+    steps_per_epoch: int
+    total_steps: int
+    out_dir: Path
+
+    @property
+    def base_lr(self) -> float:
+        """The peak LR: ``initial_lr × global_batch / 256`` with ``optim.scale_lr`` (SPEC 5.1-5.3)."""
+        o = self.config.optim
+        return scaled_lr(o.initial_lr, self.config.train.global_batch_size) if o.scale_lr else o.initial_lr
+
+    def lr(self, step: int) -> float:
+        """LR of 0-based optimizer step ``step``: linear warmup from 0, then cosine to 0, per step."""
+        warmup = min(round(self.config.optim.warmup_epochs * self.steps_per_epoch), self.total_steps)
+        return warmup_cosine_lr(step, self.base_lr, warmup, self.total_steps)
+
+
+def main(
+    fabric: Fabric, config: ClassifyConfig, out_dir: Path, resume: str | None, test_checkpoint: str | None = None
+) -> Path:
+    """Build data, model and optimizer; train with validation (or only test ``test_checkpoint``); test."""
+    fabric.seed_everything(config.train.seed)
+    if test_checkpoint is not None:
+        return _test_only(fabric, config, Path(test_checkpoint), out_dir)
+    splits = build_splits(config.data, config.train.seed)
+    num_classes = _num_classes(config.model, splits.class_names)
+    world = fabric.world_size
+    model = build_classifier(config.model, num_classes, sync_batchnorm=config.fabric.sync_batchnorm and world > 1).to(
+        fabric.device
+    )
+    if config.fabric.compile:
+        model.trunk.compile()
+    if config.train.global_batch_size % world:
+        raise ValueError(
+            f"train.global_batch_size={config.train.global_batch_size} must be divisible by the {world} processes"
+        )
+    num_samples = len(splits.train)  # type: ignore[arg-type]
+    steps_per_epoch = num_samples // config.train.global_batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"data.train has {num_samples} training samples, fewer than one global batch "
+            f"(train.global_batch_size={config.train.global_batch_size})"
+        )
+    total_steps = config.train.max_epochs * steps_per_epoch
+    if config.train.max_steps is not None:
+        total_steps = min(total_steps, config.train.max_steps)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    o = config.optim
+    optimizer = torch.optim.SGD(trainable, lr=0.0, momentum=o.momentum, weight_decay=o.weight_decay)
+    wrapped, optimizer = fabric.setup(model, optimizer)
+    sampler = ResumableDistributedSampler(
+        num_samples, num_replicas=world, rank=fabric.global_rank, seed=config.train.seed
+    )
+    run = Run(fabric, config, splits, model, wrapped, optimizer, sampler, steps_per_epoch, total_steps, out_dir)
+    start_step, best = _restore(run, resume)
+    if fabric.global_rank == 0:
+        write_config(out_dir, dataclasses.asdict(config))
+    best = fit(run, start_step, best)
+    return test(run, best)
+
+
+def _num_classes(model: ClassifyModelConfig, class_names: list[str]) -> int:
+    """The head size: the data's class count, which ``model.num_classes`` (when set) must equal."""
+    found = len(class_names)
+    if found < 2:
+        raise ValueError(f"the data holds {found} class(es); a classifier needs at least 2")
+    if model.num_classes is not None and model.num_classes != found:
+        raise ValueError(
+            f"model.num_classes={model.num_classes} but the data has {found} classes "
+            f"({', '.join(class_names[:5])}{', ...' if found > 5 else ''}); set it to {found} or null"
+        )
+    return found
+
+
+def fit(run: Run, start_step: int, best: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The training loop: one SGD step per global batch; validation and a checkpoint at the end of epochs."""
+    fabric, config = run.fabric, run.config
+    augment = train_augmentation(config.data)
+    generator = torch.Generator(device=fabric.device)
+    local_batch = config.train.global_batch_size // fabric.world_size
+    loader = DataLoader(
+        run.splits.train,
+        batch_size=local_batch,
+        sampler=run.sampler,
+        num_workers=config.data.num_workers,
+        drop_last=True,
+        pin_memory=torch.cuda.is_available(),
+    )
+    step, epoch = start_step, start_step // run.steps_per_epoch
+    progress = tqdm(
+        total=run.total_steps, initial=step, disable=fabric.global_rank != 0, desc=config.protocol, unit="step"
+    )
+    run.wrapped.train()
+    try:
+        tick = time.perf_counter()
+        while step < run.total_steps:
+            run.sampler.set_epoch(epoch)
+            torch.manual_seed(config.train.seed + 1000 * epoch + fabric.global_rank)  # loader workers' seeds
+            for batch in loader:
+                generator.manual_seed(config.train.seed * 1_000_003 + step * 1009 + fabric.global_rank)
+                inputs = augment(batch_inputs(batch).to(fabric.device, non_blocking=True), generator)
+                labels = batch["label"].to(fabric.device)
+                lr = run.lr(step)
+                for group in run.optimizer.param_groups:
+                    group["lr"] = lr
+                with fabric.autocast():
+                    logits = run.wrapped(inputs)
+                loss = F.cross_entropy(logits.float(), labels)
+                fabric.backward(loss)
+                run.optimizer.step()
+                run.optimizer.zero_grad(set_to_none=True)
+                step += 1
+                progress.update(1)
+                if step % config.train.log_every_steps == 0 or step == run.total_steps:
+                    elapsed, tick = time.perf_counter() - tick, time.perf_counter()
+                    metrics = _train_metrics(fabric, loss, logits, labels, lr, epoch, elapsed, config)
+                    fabric.log_dict(metrics, step=step)
+                    progress.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{lr:.3g}")
+                epoch_done = step % run.steps_per_epoch == 0 or step == run.total_steps
+                if epoch_done:
+                    best = _end_of_epoch(run, step, best, progress)
+                    run.wrapped.train()
+                elif config.train.checkpoint_every_steps and step % config.train.checkpoint_every_steps == 0:
+                    _save(run, step, best)
+                if step >= run.total_steps:
+                    break
+            epoch += 1
+    finally:
+        progress.close()
+    return best
+
+
+def _train_metrics(
+    fabric: Fabric,
+    loss: torch.Tensor,
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    lr: float,
+    epoch: int,
+    elapsed: float,
+    config: ClassifyConfig,
+) -> dict[str, float]:
+    values = torch.stack([loss.detach(), (logits.argmax(1) == labels).float().mean()])
+    if fabric.world_size > 1:
+        values = fabric.all_reduce(values, reduce_op="mean")  # type: ignore[assignment]
+    samples = config.train.global_batch_size * config.train.log_every_steps
+    if not torch.isfinite(values[0]):
+        raise FloatingPointError(f"non-finite training loss ({float(values[0])}) at epoch {epoch}; stopping")
+    return {
+        "loss": float(values[0]),
+        "train_top1": float(values[1]),
+        "lr": lr,
+        "epoch": epoch,
+        "samples_per_s": samples / max(elapsed, 1e-9),
+    }
+
+
+def _end_of_epoch(run: Run, step: int, best: dict[str, Any] | None, progress: tqdm) -> dict[str, Any] | None:
+    """Validate when due (every ``val_every_epochs`` and after the last step), keep the best, save a checkpoint."""
+    config = run.config
+    epochs_done = -(-step // run.steps_per_epoch)
+    due = epochs_done % config.train.val_every_epochs == 0 or step == run.total_steps
+    if run.splits.val is not None and due:
+        result = _evaluate(run, run.splits.val, "val")
+        run.fabric.log_dict({f"val_{k}": float(v) for k, v in result.as_dict().items()}, step=step)
+        progress.write(f"epoch {epochs_done}: val top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%")
+        if best is None or result.top1 > best["val_top1"]:
+            best = {"val_top1": result.top1, "val_top5": result.top5, "step": step, "epoch": epochs_done}
+            _save(run, step, best, path=run.out_dir / "checkpoints" / BEST)
+    _save(run, step, best)
+    return best
+
+
+def _evaluate(run: Run, dataset: Any, desc: str) -> Accuracy:
+    data = run.config.data
+    return evaluate(
+        run.fabric,
+        run.model,
+        dataset,
+        eval_normalization(data),
+        batch_size=data.eval_batch_size,
+        num_workers=data.num_workers,
+        desc=desc,
+    )
+
+
+def _payload(run: Run, step: int, best: dict[str, Any] | None) -> dict[str, Any]:
+    consumed = (step % run.steps_per_epoch) * (run.config.train.global_batch_size // run.fabric.world_size)
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "protocol": run.config.protocol,
+        "step": step,
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "sampler": run.sampler.state_dict(consumed),
+        "rng": {"torch": torch.get_rng_state()},
+        "best": best,
+        "class_names": run.splits.class_names,
+        "config": dataclasses.asdict(run.config),
+    }
+
+
+def _save(run: Run, step: int, best: dict[str, Any] | None, path: Path | None = None) -> Path:
+    """Write a checkpoint atomically (rank 0); periodic ones are pruned to ``train.keep_checkpoints``."""
+    directory = run.out_dir / "checkpoints"
+    target = path or checkpoint_path(directory, step)
+    if run.fabric.global_rank == 0:
+        save_atomic(_payload(run, step, best), target)
+        if path is None:
+            prune_checkpoints(directory, run.config.train.keep_checkpoints, protect=target)
+    run.fabric.barrier()
+    return target
+
+
+def _load_classifier(path: Path, model: Classifier, config: ClassifyConfig, class_names: list[str]) -> dict[str, Any]:
+    """Load a classifier checkpoint into ``model`` after checking it fits (trunk, head, classes).
+
+    Raises:
+        ValueError: the checkpoint is not a classifier checkpoint, or it is for another trunk or class list.
+    """
+    payload = load_checkpoint(path, CHECKPOINT_FORMAT)
+    saved = payload["config"]["model"]
+    if saved["trunk"] != config.model.trunk:
+        raise ValueError(f"{path}: a checkpoint of trunk {saved['trunk']!r}, but model.trunk={config.model.trunk!r}")
+    saved_classes = list(payload["class_names"])
+    if len(saved_classes) != len(class_names):
+        raise ValueError(
+            f"{path}: its head predicts {len(saved_classes)} classes, but the data has {len(class_names)}; "
+            "a classifier can only be resumed or tested on data with its own class list"
+        )
+    if saved_classes != class_names:
+        differing = next(i for i, (a, b) in enumerate(zip(saved_classes, class_names, strict=True)) if a != b)
+        raise ValueError(
+            f"{path}: class {differing} is {saved_classes[differing]!r} in the checkpoint but "
+            f"{class_names[differing]!r} in the data"
+        )
+    model.load_state_dict(payload["model"])
+    return payload
+
+
+def _restore(run: Run, resume: str | None) -> tuple[int, dict[str, Any] | None]:
+    if resume is None:
+        return 0, None
+    path = last_checkpoint(run.out_dir / "checkpoints") if resume == "auto" else Path(resume)
+    if path is None:
+        run.fabric.print(f"--resume auto: no checkpoint in {run.out_dir / 'checkpoints'}, starting from step 0")
+        return 0, None
+    payload = _load_classifier(path, run.model, run.config, run.splits.class_names)
+    saved = payload["config"]
+    current = dataclasses.asdict(run.config)
+    for section in ("protocol", "model", "optim"):
+        if saved.get(section) != current[section]:
+            raise ValueError(f"{path}: its {section!r} settings differ from this run's: {saved.get(section)}")
+    run.optimizer.load_state_dict(payload["optimizer"])
+    run.sampler.load_state_dict(payload["sampler"])
+    torch.set_rng_state(payload["rng"]["torch"])
+    run.fabric.print(f"resumed from {path} at step {payload['step']}")
+    return int(payload["step"]), payload["best"]
+
+
+def test(run: Run, best: dict[str, Any] | None) -> Path:
+    """Test the last weights and the best-on-validation checkpoint on the test split; write ``results.json``."""
+    fabric, config = run.fabric, run.config
+    results: dict[str, Any] = {
+        "protocol": config.protocol,
+        "trunk": config.model.trunk,
+        "pretrained": config.model.checkpoint,
+        "classes": len(run.splits.class_names),
+        "validation": run.splits.val_source,
+        "selected_on_test": config.data.val == "test",
+        "views": _views(config.data),
+    }
+    if run.splits.test is not None:
+        results["last"] = {"step": run.total_steps, **_evaluate(run, run.splits.test, "test (last)").as_dict()}
+        best_path = run.out_dir / "checkpoints" / BEST
+        if best is not None and best_path.is_file():
+            _load_classifier(best_path, run.model, config, run.splits.class_names)
+            results["best"] = {**best, **_evaluate(run, run.splits.test, "test (best)").as_dict()}
+    elif best is not None:
+        results["best"] = best
+    target = _write_results(fabric, run.out_dir, results)
+    if fabric.global_rank == 0:
+        for logger in fabric.loggers:
+            logger.finalize("success")
+        plot_curves(run.out_dir, names=("loss", "lr", "train_top1", "val_top1"))
+        fabric.print(_summary(results))
+    fabric.barrier()
+    return target
+
+
+def _test_only(fabric: Fabric, config: ClassifyConfig, checkpoint: Path, out_dir: Path) -> Path:
+    """Test a classifier checkpoint on ``data.test`` with this run's views; its model settings come from the file."""
+    payload = load_checkpoint(checkpoint, CHECKPOINT_FORMAT)
+    saved_model = ClassifyModelConfig(**{**payload["config"]["model"], "checkpoint": None})
+    config = dataclasses.replace(config, protocol=payload["protocol"], model=saved_model)
+    dataset = eval_dataset(config.data, config.data.test)
+    class_names = list(dataset.class_names)
+    model = build_classifier(saved_model, _num_classes(saved_model, class_names)).to(fabric.device)
+    _load_classifier(checkpoint, model, config, class_names)
+    data = config.data
+    result = evaluate(
+        fabric,
+        model,
+        dataset,
+        eval_normalization(data),
+        batch_size=data.eval_batch_size,
+        num_workers=data.num_workers,
+    )
+    results = {
+        "protocol": config.protocol,
+        "checkpoint": str(checkpoint),
+        "step": payload["step"],
+        "trunk": saved_model.trunk,
+        "classes": len(class_names),
+        "views": _views(data),
+        "test": result.as_dict(),
+    }
+    target = _write_results(fabric, out_dir, results)
+    fabric.print(_summary(results))
+    return target
+
+
+def _views(data: ClassifyDataConfig) -> str:
+    if data.format == "image_shards":
+        return f"1 centre crop {data.eval_crop_size} at short side {data.eval_short_side}"
+    return (
+        f"{data.eval_clips} clips x {data.eval_crops} crops of {data.eval_crop_size} at short side "
+        f"{data.eval_short_side}, {data.frames} frames of {data.clip_duration} s, softmax averaged"
+    )
+
+
+def _write_results(fabric: Fabric, out_dir: Path, results: dict[str, Any]) -> Path:
+    target = out_dir / "results.json"
+    if fabric.global_rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+        os.replace(tmp, target)
+    fabric.barrier()
+    return target
+
+
+def _summary(results: dict[str, Any]) -> str:
+    lines = [f"{results['protocol']}: {results.get('validation', results.get('checkpoint'))}"]
+    for name in ("last", "best", "test"):
+        if name in results and "top1" in results[name]:
+            r = results[name]
+            top1, top5 = 100 * r["top1"], 100 * r["top5"]
+            lines.append(f"  {name:5s} top-1 {top1:6.2f}%  top-5 {top5:6.2f}%  ({r['count']} videos)")
+    return "\n".join(lines)
