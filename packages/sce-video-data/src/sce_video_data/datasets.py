@@ -8,17 +8,18 @@ gives ``clips_per_video`` evenly spaced evaluation clips (SPEC 5.2). An optional
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from sce_video_data.clip_sampling import clip_frame_indices, random_clip_starts, uniform_clip_starts
+from sce_video_data.collation import BatchBuilder
 from sce_video_data.decoding import VideoFile
-from sce_video_data.shard_reader import ShardReader
+from sce_video_data.shard_reader import ItemInfo, ShardReader, decode_jpegs
 
 __all__ = ["ClipSampling", "ShardVideoDataset", "VideoFileDataset"]
 
@@ -65,8 +66,35 @@ def _apply(clips: torch.Tensor, transform: Transform | None) -> torch.Tensor:
     return torch.stack([transform(clip) for clip in clips])
 
 
+@dataclass
+class _Plan:
+    """The frames of some items, each distinct frame of an item listed (and decoded) once.
+
+    Attributes:
+        labels: Labels of the items.
+        jpegs: JPEG bytes of the distinct frames of each item, item after item.
+        bounds: Item ``k``'s distinct frames are ``jpegs[bounds[k] : bounds[k + 1]]``.
+        slots: For each item, the position in ``jpegs`` of each of its clip frames (clip after clip).
+    """
+
+    labels: list[int]
+    jpegs: list[torch.Tensor]
+    bounds: list[int]
+    slots: list[list[int]]
+
+
+def _distinct(clips: list[list[int]], base: int) -> tuple[list[int], list[int]]:
+    """``(distinct frames in order, base + position among them of every clip frame)`` of one item's clips."""
+    unique = sorted({f for clip in clips for f in clip})
+    position = {f: base + k for k, f in enumerate(unique)}
+    return unique, [position[f] for clip in clips for f in clip]
+
+
 class ShardVideoDataset(Dataset[dict[str, Any]]):
     """Clips read from a shard folder built by ``sce-shards build``: memory-mapped, only sampled frames decoded.
+
+    Through a DataLoader, a batch is decoded straight into its batch tensor (:meth:`__getitems__`), which the default
+    collate then returns without copying (:mod:`sce_video_data.collation`).
 
     Args:
         path: Shard folder.
@@ -106,18 +134,86 @@ class ShardVideoDataset(Dataset[dict[str, Any]]):
 
     def frame_indices(self, index: int, starts: Sequence[float] | None = None) -> list[list[int]]:
         """Frame indices of each clip of item ``index`` (random starts drawn unless ``starts`` is given)."""
-        info = self.reader.item(index)
+        return self._clip_frames(self.reader.item(index), starts)
+
+    def _clip_frames(self, info: ItemInfo, starts: Sequence[float] | None = None) -> list[list[int]]:
         starts = self.sampling.starts(info.duration) if starts is None else starts
         times = None if info.cfr else info.times
         s = self.sampling
         return clip_frame_indices(starts, s.clip_duration, s.frames, info.num_frames, info.fps, times)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        clips = self.frame_indices(index)
-        flat = [f for clip in clips for f in clip]
-        frames = self.reader.read_frames(index, flat, self.decode_device)
-        video = frames.reshape(len(clips), self.sampling.frames, *frames.shape[1:])
-        return {"video": _apply(video, self.transform), "label": self.reader.item(index).label, "index": index}
+        return dict(self._samples([index], shared=False)[0])
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
+        """The samples ``[self[i] for i in indices]``, decoded straight into one batch tensor.
+
+        Each frame is decoded once per item (torchvision's batched ``decode_jpeg``: the item's distinct frames in
+        one call on the CPU, the whole batch in one call on the GPU) and copied once, while still in cache, into a
+        ``(B, clips, T, H, W, 3)`` tensor (in shared memory in a DataLoader worker) whose rows are the samples'
+        videos; torch's default collate then returns that tensor without copying it again
+        (:mod:`sce_video_data.collation`). With a ``transform``, its per-clip outputs are copied once into the batch
+        tensor the same way. Random clip starts are drawn item by item just before the item's transform runs, so
+        torch's RNG is used in the same order as by ``dataset[i]``. Samples whose videos differ in shape (frames of
+        different sizes) come back as separate tensors, exactly as ``dataset[i]`` gives them.
+        """
+        return self._samples(indices, shared=get_worker_info() is not None)
+
+    def _samples(self, indices: Sequence[int], shared: bool) -> list[dict[str, Any]]:
+        indices = [int(i) for i in indices]
+        if not indices:
+            return []
+        s = self.sampling
+        clips = s.clips_per_video if s.sampling == "uniform" else s.num_clips
+        builder = BatchBuilder(len(indices), shared)
+        labels: list[int] = []
+        for plan in self._plans(indices):
+            labels.extend(plan.labels)
+            for frames in self._item_frames(plan):
+                if self.transform is None:
+                    builder.add(frames, (clips, s.frames))
+                else:
+                    video = torch.stack(frames).reshape(clips, s.frames, *frames[0].shape)
+                    builder.add([self.transform(clip) for clip in video], (clips,))
+        return builder.samples(labels, indices)
+
+    def _plans(self, indices: list[int]) -> Iterator[_Plan]:
+        """One plan for all ``indices``, or one per item when random starts and a transform share the RNG."""
+        if self.transform is not None and self.sampling.sampling == "random":
+            for index in indices:  # lazily: item k's starts are drawn after item k - 1's transform ran
+                yield self._plan([index])
+        else:
+            yield self._plan(indices)
+
+    def _plan(self, indices: list[int]) -> _Plan:
+        """Clip frames of ``indices`` (random starts drawn in order) and the JPEG bytes of their distinct frames."""
+        infos = self.reader.items(indices)
+        uniques, slots, bounds = [], [], [0]
+        for info in infos:
+            unique, item_slots = _distinct(self._clip_frames(info), bounds[-1])
+            uniques.append(unique)
+            slots.append(item_slots)
+            bounds.append(bounds[-1] + len(unique))
+        jpegs = self.reader.frame_bytes_many(indices, uniques, copy=False)
+        return _Plan([info.label for info in infos], jpegs, bounds, slots)
+
+    def _decode_per_item(self) -> bool:
+        """CPU: decode item by item, so each item's frames are copied while in cache; the GPU prefers one batch."""
+        return torch.device(self.decode_device).type == "cpu"
+
+    def _item_frames(self, plan: _Plan) -> Iterator[list[torch.Tensor]]:
+        """For each item of ``plan``, its decoded ``(H, W, 3)`` clip frames in order (repeats are the same tensor)."""
+        if self._decode_per_item():
+            groups = list(zip(plan.bounds[:-1], plan.bounds[1:], strict=True))
+        else:
+            groups = [(0, len(plan.jpegs))]
+        item = 0
+        for start, stop in groups:
+            # the decoder returns (3, H, W) views of (H, W, 3) memory: permuted back they are contiguous
+            frames = [image.permute(1, 2, 0) for image in decode_jpegs(plan.jpegs[start:stop], self.decode_device)]
+            while item < len(plan.slots) and plan.bounds[item] < stop:
+                yield [frames[p - start] for p in plan.slots[item]]
+                item += 1
 
 
 class VideoFileDataset(Dataset[dict[str, Any]]):

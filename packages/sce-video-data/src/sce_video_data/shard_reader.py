@@ -8,6 +8,7 @@ the number of items.
 from __future__ import annotations
 
 import mmap
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from sce_video_data.shard_format import ShardIndex, shard_file
 
 __all__ = ["ItemInfo", "ShardReader", "decode_jpegs"]
+
+_INFO_FIELDS = ("item_first_frame", "item_num_frames", "item_fps", "item_duration", "item_cfr", "item_label")
 
 
 @dataclass(frozen=True)
@@ -57,13 +60,14 @@ class ShardReader:
         self.path = Path(path)
         self._index: ShardIndex | None = None
         self._maps: dict[int, np.ndarray] = {}
+        self._tensors: dict[int, torch.Tensor] = {}
         len(self)  # fail early on a missing or damaged folder
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.path, self._index, self._maps = state["path"], None, {}
+        self.path, self._index, self._maps, self._tensors = state["path"], None, {}, {}
 
     @property
     def index(self) -> ShardIndex:
@@ -82,18 +86,26 @@ class ShardReader:
 
     def item(self, i: int) -> ItemInfo:
         """Metadata of item ``i``."""
+        return self.items([i])[0]
+
+    def items(self, indices: Sequence[int]) -> list[ItemInfo]:
+        """Metadata of the items ``indices`` (one vectorised read of the index per field)."""
         a = self.index.arrays
-        if not 0 <= i < len(self):
-            raise IndexError(f"item {i} out of range for {len(self)} items in {self.path}")
-        first, n = int(a["item_first_frame"][i]), int(a["item_num_frames"][i])
-        return ItemInfo(
-            n,
-            float(a["item_fps"][i]),
-            float(a["item_duration"][i]),
-            bool(a["item_cfr"][i]),
-            int(a["item_label"][i]),
-            a["frame_time"][first : first + n],
-        )
+        rows = self._rows(indices)
+        fields = [a[name][rows].tolist() for name in _INFO_FIELDS]
+        times = a["frame_time"]
+        return [
+            ItemInfo(n, fps, duration, cfr, label, times[first : first + n])
+            for first, n, fps, duration, cfr, label in zip(*fields, strict=True)
+        ]
+
+    def _rows(self, indices: Sequence[int]) -> np.ndarray:
+        """``indices`` as an int64 array, checked to be item numbers of this folder."""
+        rows = np.asarray(indices, dtype=np.int64).reshape(-1)
+        bad = rows[(rows < 0) | (rows >= len(self))]
+        if bad.size:
+            raise IndexError(f"item {int(bad[0])} out of range for {len(self)} items in {self.path}")
+        return rows
 
     def _map(self, shard: int) -> np.ndarray:
         if shard not in self._maps:
@@ -109,16 +121,53 @@ class ShardReader:
 
     def frame_bytes(self, i: int, frame_ids: Sequence[int]) -> list[torch.Tensor]:
         """JPEG bytes (uint8 1-D tensors) of frames ``frame_ids`` of item ``i``."""
+        return self.frame_bytes_many([i], [frame_ids])
+
+    def frame_bytes_many(
+        self, items: Sequence[int], frame_ids: Sequence[Sequence[int]], *, copy: bool = True
+    ) -> list[torch.Tensor]:
+        """JPEG bytes of frames ``frame_ids[k]`` of item ``items[k]`` for every ``k``, concatenated in that order.
+
+        One vectorised index lookup for all the frames. With ``copy=False`` the tensors are views of the read-only
+        memory map (no copy, what the decoder needs; never write into them); by default each is a copy.
+        """
+        shards, offsets, ends = self._frame_ranges(items, frame_ids)
+        if copy:
+            maps = {shard: self._map(shard) for shard in set(shards)}
+            return [torch.from_numpy(maps[s][o:e].copy()) for s, o, e in zip(shards, offsets, ends, strict=True)]
+        views = {shard: self._tensor(shard) for shard in set(shards)}
+        return [views[s][o:e] for s, o, e in zip(shards, offsets, ends, strict=True)]
+
+    def _frame_ranges(
+        self, items: Sequence[int], frame_ids: Sequence[Sequence[int]]
+    ) -> tuple[list[int], list[int], list[int]]:
+        """``(shard, start byte, end byte)`` lists of the frames, checked against the items and the shard sizes."""
         a = self.index.arrays
-        first, n = int(a["item_first_frame"][i]), int(a["item_num_frames"][i])
-        ids = np.asarray(frame_ids, dtype=np.int64)
-        if ids.size and (ids.min() < 0 or ids.max() >= n):
-            raise IndexError(f"frames {list(frame_ids)} out of range for item {i} with {n} frames")
-        data = self._map(int(a["item_shard"][i]))
-        offsets, lengths = a["frame_offset"][first + ids].tolist(), a["frame_length"][first + ids].tolist()
-        if offsets and max(o + length for o, length in zip(offsets, lengths, strict=True)) > len(data):
-            raise ValueError(f"{self.path}: shard {int(a['item_shard'][i])} is truncated (frame past its end)")
-        return [torch.from_numpy(data[o : o + length].copy()) for o, length in zip(offsets, lengths, strict=True)]
+        rows = self._rows(items)
+        counts = [len(ids) for ids in frame_ids]
+        ids = np.fromiter((f for group in frame_ids for f in group), dtype=np.int64, count=sum(counts))
+        owner = np.repeat(rows, counts)
+        first, n = a["item_first_frame"][owner], a["item_num_frames"][owner]
+        bad = np.flatnonzero((ids < 0) | (ids >= n))
+        if bad.size:
+            k = int(np.searchsorted(np.cumsum(counts), bad[0], side="right"))
+            raise IndexError(f"frames {list(frame_ids[k])} out of range for item {items[k]} with {n[bad[0]]} frames")
+        frames = first + ids
+        offsets = a["frame_offset"][frames]
+        ends = offsets + a["frame_length"][frames]
+        shards = a["item_shard"][owner]
+        for shard in np.unique(shards).tolist():
+            if int(ends[shards == shard].max()) > len(self._map(shard)):
+                raise ValueError(f"{self.path}: shard {shard} is truncated (frame past its end)")
+        return shards.tolist(), offsets.tolist(), ends.tolist()
+
+    def _tensor(self, shard: int) -> torch.Tensor:
+        """The whole memory map of ``shard`` as a read-only uint8 tensor (made once per process)."""
+        if shard not in self._tensors:
+            with warnings.catch_warnings():  # torch warns that it cannot mark the tensor read-only
+                warnings.simplefilter("ignore", UserWarning)
+                self._tensors[shard] = torch.from_numpy(self._map(shard))
+        return self._tensors[shard]
 
     def read_frames(self, i: int, frame_ids: Sequence[int], device: str | torch.device = "cpu") -> torch.Tensor:
         """Decode frames ``frame_ids`` of item ``i`` (each distinct frame once) to contiguous uint8 ``(T, H, W, 3)``."""

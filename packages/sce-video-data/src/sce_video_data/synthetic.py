@@ -1,20 +1,27 @@
-"""Deterministic synthetic H.264 videos whose frames encode their own index (tests, demos, benchmarks).
+"""Deterministic synthetic videos whose frames encode their own index (tests, demos, benchmarks).
 
 Each frame is a 3 x 4 grid of large black or white blocks spelling the frame index in 12 bits (most significant bit
-first), so the index survives H.264, resizing and JPEG. A faint per-video gradient keeps frames natural-looking.
+first), so the index survives H.264, resizing and JPEG. :func:`write_index_video` writes such an H.264 file;
+:func:`write_index_shards` writes a shard folder of many such items directly (no video encoding: fast enough for
+thousands of items).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
 import av
 import numpy as np
 import torch
 
-__all__ = ["decode_frame_index", "index_frame", "write_index_video"]
+from sce_video_data.item_encoding import encode_frames
+from sce_video_data.shard_finalize import finalize
+from sce_video_data.shard_writer import EncodedItem, ShardWriter
+
+__all__ = ["decode_frame_index", "index_frame", "write_index_shards", "write_index_video"]
 
 _ROWS, _COLS = 3, 4
 _LOW, _HIGH = 24, 232
@@ -96,3 +103,57 @@ def write_index_video(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+@cache
+def _index_jpeg(index: int, width: int, height: int) -> bytes:
+    return encode_frames([index_frame(index, width, height)], quality=90)[0]
+
+
+def write_index_shards(
+    out: str | Path,
+    num_items: int,
+    *,
+    frames: int | Sequence[int] = 50,
+    sizes: Sequence[tuple[int, int]] = ((32, 24),),
+    fps: float = 25.0,
+    num_classes: int = 2,
+    items_per_shard: int | None = None,
+) -> Path:
+    """Write a shard folder of ``num_items`` constant-frame-rate items whose frame ``i`` spells ``i``.
+
+    Item ``k`` has ``frames[k % len(frames)]`` frames of size ``sizes[k % len(sizes)]`` (``(width, height)``) and
+    label ``k % num_classes``. Each distinct (index, size) frame is JPEG-encoded once and reused.
+
+    Args:
+        out: The shard folder to create.
+        num_items: Number of items.
+        frames: Frames per item, or a cycle of counts.
+        sizes: Frame sizes ``(width, height)``, cycled over the items.
+        fps: Frame rate of every item.
+        num_classes: Number of classes (labels cycle over them).
+        items_per_shard: Items per shard file (default: all in one).
+
+    Returns:
+        The shard folder.
+    """
+    counts = [frames] if isinstance(frames, int) else list(frames)
+    if num_items < 1 or not counts or min(counts) < 1 or not sizes:
+        raise ValueError("write_index_shards: expected num_items >= 1, frame counts >= 1 and at least one size")
+    out = Path(out)
+    per_shard = items_per_shard or num_items
+    num_shards = -(-num_items // per_shard)
+    for shard in range(num_shards):
+        writer = ShardWriter(out, shard)
+        for k in range(shard * per_shard, min((shard + 1) * per_shard, num_items)):
+            n, (width, height) = counts[k % len(counts)], sizes[k % len(sizes)]
+            jpegs = [_index_jpeg(i, width, height) for i in range(n)]
+            times = [i / fps for i in range(n)]
+            item = EncodedItem(jpegs, times, fps, n / fps, True, width, height, {"path": f"{k}"})
+            writer.add(k, k % num_classes, item)
+        writer.commit()
+    classes = [f"class {c}" for c in range(num_classes)]
+    inputs = [(f"{k}", k % num_classes) for k in range(num_items)]
+    plan = {"num_shards": num_shards, "items_per_shard": per_shard}
+    finalize(out, out, inputs, classes, {"layout": "synthetic"}, plan)
+    return out

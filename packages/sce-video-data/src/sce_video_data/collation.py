@@ -1,0 +1,187 @@
+"""Samples decoded straight into their batch, and the collate step that recognises them (no second copy).
+
+:meth:`ShardVideoDataset.__getitems__ <sce_video_data.datasets.ShardVideoDataset.__getitems__>` writes the clips of a
+whole batch into one preallocated ``(B, ...)`` tensor (in shared memory inside a DataLoader worker, as
+``default_collate`` does) and returns one :class:`BatchSample` per index: a plain ``dict`` whose ``"video"`` is a view
+of that tensor. :func:`collate_batch_samples` is registered for :class:`BatchSample` in torch's
+``default_collate_fn_map`` (the extension point torch documents for ``default_collate``), so a DataLoader with the
+default collate returns the preallocated tensor itself when it receives exactly the samples of one such batch, in
+order and unmodified. Anything else (a subset, another order, edited samples, a second collate of the same list) is
+collated like plain dicts, so the result is always what collating the samples as dicts would give.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.utils.data._utils.collate import collate, default_collate_fn_map
+
+__all__ = ["BatchBuilder", "BatchSample", "BatchSamples", "collate_batch_samples", "empty_batch"]
+
+
+def empty_batch(shape: Sequence[int], dtype: torch.dtype, device: torch.device, shared: bool) -> torch.Tensor:
+    """An uninitialised tensor, allocated directly in shared memory when ``shared`` and on the CPU.
+
+    A batch made in a DataLoader worker travels to the main process through shared memory; allocating it there
+    avoids the copy that sending an ordinary tensor would make (what ``default_collate`` does in workers).
+    """
+    if not shared or device.type != "cpu":
+        return torch.empty(tuple(shape), dtype=dtype, device=device)
+    nbytes = math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
+    try:
+        storage = torch.UntypedStorage._new_shared(nbytes)
+    except AttributeError:  # pragma: no cover - older or newer torch without the helper
+        return torch.empty(tuple(shape), dtype=dtype).share_memory_()
+    return torch.empty(0, dtype=dtype).set_(storage).view(tuple(shape))
+
+
+class BatchSamples:
+    """The already-collated form of one batch: ``video`` holds every sample's video, in order.
+
+    The samples refer to their batch but the batch does not refer to them (no reference cycle: the batch tensor is
+    freed as soon as the last sample or collated result is dropped, not at the next garbage collection).
+
+    Attributes:
+        video: The ``(B, ...)`` tensor the samples' videos are views of.
+        labels: Labels, in order.
+        indices: Dataset indices, in order.
+        shared: Whether ``video`` is in shared memory (made in a DataLoader worker).
+        used: Set once the batch has been handed out by :func:`collate_batch_samples` (a second collate copies).
+    """
+
+    def __init__(self, video: torch.Tensor, labels: list[int], indices: list[int], shared: bool = False) -> None:
+        self.video, self.labels, self.indices, self.shared = video, labels, indices, shared
+        self.used = False
+
+    def samples(self) -> list[BatchSample]:
+        """One :class:`BatchSample` per position."""
+        return [BatchSample(self, k) for k in range(len(self.indices))]
+
+    def is_exactly(self, batch: Sequence[Any]) -> bool:
+        """Whether ``batch`` is this batch's samples, all of them, in order, with their original values."""
+        if self.used or len(batch) != len(self.indices):
+            return False
+        return all(
+            isinstance(given, BatchSample) and given.batch is self and given.position == k and given.unchanged()
+            for k, given in enumerate(batch)
+        )
+
+    def collated(self) -> dict[str, torch.Tensor]:
+        """``{"video": (B, ...), "label": int64 (B,), "index": int64 (B,)}`` (equal to ``default_collate``).
+
+        When the batch is in shared memory (a worker), labels and indices share one small shared tensor, so the batch
+        crosses to the main process as two shared-memory handles instead of three.
+        """
+        self.used = True
+        if not self.shared:
+            return {"video": self.video, "label": torch.tensor(self.labels), "index": torch.tensor(self.indices)}
+        both = empty_batch((2, len(self.labels)), torch.int64, torch.device("cpu"), shared=True)
+        both.copy_(torch.tensor([self.labels, self.indices], dtype=torch.int64))
+        return {"video": self.video, "label": both[0], "index": both[1]}
+
+
+class BatchSample(dict[str, Any]):
+    """One sample ``{"video", "label", "index"}`` of a :class:`BatchSamples` (a ``dict``; pickles as a plain one)."""
+
+    __slots__ = ("_batch", "_position", "_video")
+
+    def __init__(self, batch: BatchSamples, position: int) -> None:
+        self._batch, self._position, self._video = batch, position, batch.video[position]
+        super().__init__(video=self._video, label=batch.labels[position], index=batch.indices[position])
+
+    @property
+    def batch(self) -> BatchSamples:
+        """The batch this sample belongs to."""
+        return self._batch
+
+    @property
+    def position(self) -> int:
+        """The sample's row in the batch."""
+        return self._position
+
+    def unchanged(self) -> bool:
+        """Whether the sample still holds exactly the values it was made with."""
+        k, batch = self._position, self._batch
+        return (
+            len(self) == 3
+            and self.get("label") == batch.labels[k]
+            and self.get("index") == batch.indices[k]
+            and self.get("video") is self._video
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, Any]]]:
+        return dict, (dict(self),)
+
+
+class BatchBuilder:
+    """Writes the videos of ``size`` samples, one after the other, into one lazily allocated batch tensor.
+
+    Each :meth:`add` stacks one sample's parts (its frames, or its clips' transform outputs) straight into the next
+    row of the ``(size, *inner, *part shape)`` tensor: one copy per part. The first sample fixes the shape; a sample
+    that does not match (frames of another size) switches the builder to separate tensors for that sample and the
+    following ones, which :meth:`samples` then returns as plain dicts (what ``dataset[i]`` gives).
+
+    Args:
+        size: Number of samples.
+        shared: Allocate the batch in shared memory (inside a DataLoader worker).
+    """
+
+    def __init__(self, size: int, shared: bool) -> None:
+        self.size, self.shared = size, shared
+        self.batch: torch.Tensor | None = None
+        self.videos: list[torch.Tensor] = []
+        self.separate = False
+
+    def add(self, parts: list[Any], inner: tuple[int, ...]) -> None:
+        """Append one sample made of ``parts`` (equally shaped tensors) stacked and viewed as ``inner + part shape``."""
+        if not self.separate and self._fits(parts, inner):
+            row = self._batch_for(parts[0], inner)[len(self.videos)]
+            torch.stack(parts, out=row.view(len(parts), *parts[0].shape))
+            self.videos.append(row)
+            return
+        self.separate = True
+        video = torch.stack(parts)
+        self.videos.append(video.reshape(*inner, *video.shape[1:]))
+
+    def _fits(self, parts: list[Any], inner: tuple[int, ...]) -> bool:
+        """Whether ``parts`` are tensors that fill one row of the batch (as the first sample's parts did)."""
+        if not parts or math.prod(inner) != len(parts) or not all(isinstance(p, torch.Tensor) for p in parts):
+            return False
+        ref = parts[0] if self.batch is None else self.batch
+        shape = tuple(ref.shape) if self.batch is None else tuple(ref.shape[1 + len(inner) :])
+        if self.batch is not None and tuple(self.batch.shape[1 : 1 + len(inner)]) != inner:
+            return False
+        return all(tuple(p.shape) == shape and p.dtype == ref.dtype and p.device == ref.device for p in parts)
+
+    def _batch_for(self, part: torch.Tensor, inner: tuple[int, ...]) -> torch.Tensor:
+        """The batch tensor, allocated on first use with the shape, dtype and device of ``part``."""
+        if self.batch is None:
+            self.batch = empty_batch((self.size, *inner, *part.shape), part.dtype, part.device, self.shared)
+        return self.batch
+
+    def samples(self, labels: list[int], indices: list[int]) -> list[dict[str, Any]]:
+        """The samples ``{"video", "label", "index"}``: :class:`BatchSample` views of one batch when possible."""
+        if len(self.videos) != self.size or len(labels) != self.size or len(indices) != self.size:
+            raise ValueError(f"expected {self.size} samples, labels and indices")
+        if not self.separate and self.batch is not None:
+            shared = self.shared and self.batch.device.type == "cpu"
+            return list(BatchSamples(self.batch, labels, indices, shared).samples())
+        return [
+            {"video": video, "label": label, "index": index}
+            for video, label, index in zip(self.videos, labels, indices, strict=True)
+        ]
+
+
+def collate_batch_samples(batch: Sequence[Any], *, collate_fn_map: dict[Any, Any] | None = None) -> Any:
+    """Collate :class:`BatchSample` dicts: the preallocated batch when ``batch`` is one whole batch, else as dicts."""
+    first = batch[0]
+    if isinstance(first, BatchSample) and first.batch.is_exactly(batch):
+        return first.batch.collated()
+    plain = [dict(sample) if isinstance(sample, BatchSample) else sample for sample in batch]
+    return collate(plain, collate_fn_map=collate_fn_map)
+
+
+default_collate_fn_map[BatchSample] = collate_batch_samples
