@@ -18,6 +18,10 @@ from sce_apps.demo.sources import load_digits, load_photo
 #: parallelism comes from the process pool and the bitstream cannot depend on thread timing.
 CRF = 20
 PRESET = "veryfast"
+#: Without macroblock-tree rate control (on by default with adaptive quantisation) the bitstream is a function of the
+#: frames alone: with both on, the same frames sometimes encoded differently depending on what the process had done
+#: before (the first video of a process, or of a worker, differed from later encodes of the same frames).
+X264_PARAMS = "mbtree=0"
 
 
 @functools.cache
@@ -97,7 +101,7 @@ def encode_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
             stream.codec_context.time_base = Fraction(1, fps)
             stream.codec_context.gop_size = fps
             stream.codec_context.thread_count = 1
-            stream.options = {"crf": str(CRF), "preset": PRESET}
+            stream.options = {"crf": str(CRF), "preset": PRESET, "x264-params": X264_PARAMS}
             for t, rgb in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts, frame.time_base = t, Fraction(1, fps)
