@@ -29,7 +29,9 @@ from sce_apps.classify import (
 )
 from sce_apps.classify.data import eval_dataset, group_key, heldout_split
 from sce_apps.classify.model import build_classifier
+from sce_apps.classify.program import BEST
 from sce_apps.settings import FabricConfig
+from sce_backbones import build_trunk, load_trunk_weights
 from sce_video_data import VIDEO_MEAN, VIDEO_STD, Normalize, to_float_batch
 
 TINY_DATA = {
@@ -175,6 +177,8 @@ def test_finetune_trains_the_trunk_without_warmup(shards: dict[str, Path], pretr
     assert not torch.equal(state["trunk.blocks.0.conv.weight"], source["trunk.model.blocks.0.conv.weight"])
     lrs = logged(tmp_path, "lr")
     assert lrs[1] == pytest.approx(0.1 * 4 / 256)  # no warmup: the first step uses the peak LR (SPEC 5.3)
+    trunk = build_trunk("r3d18")  # a finetuned trunk loads where pretrained ones do (e.g. sce extract-features)
+    assert load_trunk_weights(trunk, tmp_path / "checkpoints" / BEST).prefix == "trunk."
 
 
 def test_test_checkpoint_gives_the_reported_numbers(linear_run: Path, shards: dict[str, Path], tmp_path: Path) -> None:

@@ -89,5 +89,5 @@ def build_classifier(model: ClassifyModelConfig, num_classes: int, *, sync_batch
             ) from error
     if sync_batchnorm and not model.freeze_trunk:
         trunk = convert_sync_batchnorm(trunk)  # type: ignore[assignment]
-    head = LinearHead(trunk.num_features, num_classes, model.dropout)  # type: ignore[arg-type]
+    head = LinearHead(trunk.num_features, num_classes, model.dropout)
     return Classifier(trunk, head, freeze_trunk=model.freeze_trunk)

@@ -78,7 +78,11 @@ def run_demo(
         for name, source in sources.items()
     }
     results = {name: _retrieval(banks[name], out / "report", name) for name in TRUNKS}
-    for protocol, overrides in (("linear", linear_overrides), ("finetune", finetune_overrides)):
+    evaluations: list[tuple[Protocol, list[str] | None]] = [
+        ("linear", linear_overrides),
+        ("finetune", finetune_overrides),
+    ]
+    for protocol, overrides in evaluations:
         for name, source in sources.items():
             results[name][f"{protocol}_top1"] = _classify(
                 protocol, source, shards, out / protocol / name, seed, overrides
