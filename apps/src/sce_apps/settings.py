@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FabricConfig", "positive", "probability"]
+__all__ = ["FabricConfig", "non_negative", "positive", "probability"]
 
 
 def positive(owner: str, **values: float) -> None:
@@ -12,6 +12,13 @@ def positive(owner: str, **values: float) -> None:
     for name, value in values.items():
         if value <= 0:
             raise ValueError(f"{owner}.{name} must be positive, got {value}")
+
+
+def non_negative(owner: str, **values: float) -> None:
+    """Raise ``ValueError("<owner>.<name> must be >= 0, got <value>")`` for the first negative value."""
+    for name, value in values.items():
+        if value < 0:
+            raise ValueError(f"{owner}.{name} must be >= 0, got {value}")
 
 
 def probability(owner: str, **values: float) -> None:

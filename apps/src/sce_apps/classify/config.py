@@ -1,7 +1,7 @@
 """Typed settings of ``sce linear-eval`` and ``sce finetune``; the recipes under ``apps/configs/{linear,finetune}/``.
 
-The two programs share these sections; only their defaults differ (:data:`LINEAR_DEFAULTS`, :data:`FINETUNE_DEFAULTS`
-give SPEC 5.2 and 5.3).
+The two programs share these sections; only their defaults differ: the signatures of
+:func:`sce_apps.classify.program.linear_eval` (SPEC 5.2) and :func:`sce_apps.classify.program.finetune` (SPEC 5.3).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sce_apps.settings import FabricConfig, positive, probability
+from sce_apps.settings import FabricConfig, non_negative, positive, probability
 
 __all__ = [
     "ClassifyConfig",
@@ -145,11 +145,7 @@ class ClassifyOptimConfig:
     def __post_init__(self) -> None:
         positive("optim", initial_lr=self.initial_lr)
         probability("optim", momentum=self.momentum)
-        if self.weight_decay < 0 or self.warmup_epochs < 0:
-            raise ValueError(
-                f"optim.weight_decay and optim.warmup_epochs must be >= 0, got {self.weight_decay}, "
-                f"{self.warmup_epochs}"
-            )
+        non_negative("optim", weight_decay=self.weight_decay, warmup_epochs=self.warmup_epochs)
 
 
 @dataclass
@@ -193,6 +189,7 @@ class ClassifyConfig:
     """Everything ``sce linear-eval`` / ``sce finetune`` need; recipes are YAML files of this shape."""
 
     protocol: Protocol = "linear"
+    """``linear`` (``sce linear-eval``) or ``finetune`` (``sce finetune``)."""
     data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
     model: ClassifyModelConfig = field(default_factory=ClassifyModelConfig)
     optim: ClassifyOptimConfig = field(default_factory=ClassifyOptimConfig)

@@ -40,7 +40,7 @@ from sce_apps.classify.data import (
 from sce_apps.classify.evaluate import Accuracy, evaluate
 from sce_apps.classify.model import Classifier, build_classifier
 from sce_apps.fabric_launch import launch_fabric
-from sce_apps.optim import scaled_lr, warmup_cosine_lr
+from sce_apps.optim import peak_lr, warmup_cosine_lr
 from sce_apps.run_logs import make_loggers, plot_curves, write_config
 from sce_apps.settings import FabricConfig
 from sce_video_data import ResumableDistributedSampler
@@ -168,7 +168,7 @@ class Run:
     def base_lr(self) -> float:
         """The peak LR: ``initial_lr × global_batch / 256`` with ``optim.scale_lr`` (SPEC 5.1-5.3)."""
         o = self.config.optim
-        return scaled_lr(o.initial_lr, self.config.train.global_batch_size) if o.scale_lr else o.initial_lr
+        return peak_lr(o.initial_lr, self.config.train.global_batch_size, o.scale_lr)
 
     def lr(self, step: int) -> float:
         """LR of 0-based optimizer step ``step``: linear warmup from 0, then cosine to 0, per step."""

@@ -12,6 +12,11 @@ def scaled_lr(initial_lr: float, global_batch_size: int, reference_batch: int = 
     return initial_lr * global_batch_size / reference_batch
 
 
+def peak_lr(initial_lr: float, global_batch_size: int, scale: bool) -> float:
+    """The peak LR of a run: ``initial_lr × global_batch / 256`` with ``scale`` (SPEC 2.7, 5.1-5.3), else as given."""
+    return scaled_lr(initial_lr, global_batch_size) if scale else initial_lr
+
+
 def warmup_cosine_lr(step: int, base_lr: float, warmup_steps: int, total_steps: int, eta_min: float = 0.0) -> float:
     """Learning rate of 0-based optimizer step ``step`` (SPEC 2.7).
 

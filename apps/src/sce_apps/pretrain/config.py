@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sce_apps.settings import FabricConfig, positive, probability
+from sce_apps.settings import FabricConfig, non_negative, positive, probability
 
 __all__ = [
     "DataConfig",
@@ -149,11 +149,7 @@ class OptimConfig:
 
     def __post_init__(self) -> None:
         positive("optim", initial_lr=self.initial_lr, trust_coefficient=self.trust_coefficient)
-        if self.weight_decay < 0 or self.warmup_epochs < 0:
-            raise ValueError(
-                f"optim.weight_decay and optim.warmup_epochs must be >= 0, got {self.weight_decay}, "
-                f"{self.warmup_epochs}"
-            )
+        non_negative("optim", weight_decay=self.weight_decay, warmup_epochs=self.warmup_epochs)
 
 
 @dataclass

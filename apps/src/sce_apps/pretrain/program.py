@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
 from sce_apps.fabric_launch import launch_fabric
-from sce_apps.optim import LARS, scaled_lr, warmup_cosine_lr
+from sce_apps.optim import LARS, peak_lr, warmup_cosine_lr
 from sce_apps.pretrain.config import (
     DataConfig,
     FabricConfig,
@@ -137,7 +137,7 @@ class Schedule:
     def base_lr(self) -> float:
         """The peak LR: ``initial_lr × global_batch / 256`` with ``optim.scale_lr`` (SPEC 2.7)."""
         o = self.config.optim
-        return scaled_lr(o.initial_lr, self.config.train.global_batch_size) if o.scale_lr else o.initial_lr
+        return peak_lr(o.initial_lr, self.config.train.global_batch_size, o.scale_lr)
 
     @property
     def warmup_steps(self) -> int:
