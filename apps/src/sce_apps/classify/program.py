@@ -40,7 +40,7 @@ from sce_apps.classify.data import (
 from sce_apps.classify.evaluate import Accuracy, evaluate
 from sce_apps.classify.model import Classifier, build_classifier
 from sce_apps.fabric_launch import launch_fabric
-from sce_apps.optim import peak_lr, warmup_cosine_lr
+from sce_apps.optim import WarmupCosineSchedule
 from sce_apps.run_logs import make_loggers, plot_curves, write_config
 from sce_apps.settings import FabricConfig
 from sce_video_data import ResumableDistributedSampler
@@ -151,7 +151,7 @@ def _check_inputs(config: ClassifyConfig, test_checkpoint: str | None) -> None:
 
 @dataclass
 class Run:
-    """What the loop needs besides the config: the data, the model (raw and as set up), schedule sizes."""
+    """What the loop needs besides the config: the data, the model (raw and as set up), the schedule."""
 
     fabric: Fabric
     config: ClassifyConfig
@@ -162,18 +162,8 @@ class Run:
     sampler: ResumableDistributedSampler
     steps_per_epoch: int
     total_steps: int
+    lr: WarmupCosineSchedule
     out_dir: Path
-
-    @property
-    def base_lr(self) -> float:
-        """The peak LR: ``initial_lr × global_batch / 256`` with ``optim.scale_lr`` (SPEC 5.1-5.3)."""
-        o = self.config.optim
-        return peak_lr(o.initial_lr, self.config.train.global_batch_size, o.scale_lr)
-
-    def lr(self, step: int) -> float:
-        """LR of 0-based optimizer step ``step``: linear warmup from 0, then cosine to 0, per step."""
-        warmup = min(round(self.config.optim.warmup_epochs * self.steps_per_epoch), self.total_steps)
-        return warmup_cosine_lr(step, self.base_lr, warmup, self.total_steps)
 
 
 def main(
@@ -212,7 +202,17 @@ def main(
     sampler = ResumableDistributedSampler(
         num_samples, num_replicas=world, rank=fabric.global_rank, seed=config.train.seed
     )
-    run = Run(fabric, config, splits, model, wrapped, optimizer, sampler, steps_per_epoch, total_steps, out_dir)
+    schedule = WarmupCosineSchedule.from_epochs(
+        o.initial_lr,
+        config.train.global_batch_size,
+        scale=o.scale_lr,
+        warmup_epochs=o.warmup_epochs,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+    )
+    run = Run(
+        fabric, config, splits, model, wrapped, optimizer, sampler, steps_per_epoch, total_steps, schedule, out_dir
+    )
     start_step, best = _restore(run, resume)
     if fabric.global_rank == 0:
         write_config(out_dir, dataclasses.asdict(config))
@@ -322,7 +322,7 @@ def _end_of_epoch(run: Run, step: int, best: dict[str, Any] | None, progress: tq
     epochs_done = -(-step // run.steps_per_epoch)
     due = epochs_done % config.train.val_every_epochs == 0 or step == run.total_steps
     if run.splits.val is not None and due:
-        result = _evaluate(run, run.splits.val, "val")
+        result = _evaluate(run.fabric, run.model, run.splits.val, config.data, "val")
         run.fabric.log_dict({f"val_{k}": float(v) for k, v in result.as_dict().items()}, step=step)
         progress.write(f"epoch {epochs_done}: val top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%")
         if best is None or result.top1 > best["val_top1"]:
@@ -332,11 +332,11 @@ def _end_of_epoch(run: Run, step: int, best: dict[str, Any] | None, progress: tq
     return best
 
 
-def _evaluate(run: Run, dataset: Any, desc: str) -> Accuracy:
-    data = run.config.data
+def _evaluate(fabric: Fabric, model: Classifier, dataset: Any, data: ClassifyDataConfig, desc: str) -> Accuracy:
+    """Multi-view accuracy of ``model`` on ``dataset`` with the test views and loader settings of ``data``."""
     return evaluate(
-        run.fabric,
-        run.model,
+        fabric,
+        model,
         dataset,
         eval_normalization(data),
         batch_size=data.eval_batch_size,
@@ -373,13 +373,22 @@ def _save(run: Run, step: int, best: dict[str, Any] | None, path: Path | None = 
     return target
 
 
-def _load_classifier(path: Path, model: Classifier, config: ClassifyConfig, class_names: list[str]) -> dict[str, Any]:
+def _load_classifier(
+    path: Path,
+    model: Classifier,
+    config: ClassifyConfig,
+    class_names: list[str],
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Load a classifier checkpoint into ``model`` after checking it fits (trunk, head, classes).
+
+    ``payload`` is the checkpoint already read from ``path``, if it was (it is read otherwise).
 
     Raises:
         ValueError: the checkpoint is not a classifier checkpoint, or it is for another trunk or class list.
     """
-    payload = load_checkpoint(path, CHECKPOINT_FORMAT)
+    if payload is None:
+        payload = load_checkpoint(path, CHECKPOINT_FORMAT)
     saved = payload["config"]["model"]
     if saved["trunk"] != config.model.trunk:
         raise ValueError(f"{path}: a checkpoint of trunk {saved['trunk']!r}, but model.trunk={config.model.trunk!r}")
@@ -432,11 +441,17 @@ def test(run: Run, best: dict[str, Any] | None) -> Path:
         "views": _views(config.data),
     }
     if run.splits.test is not None:
-        results["last"] = {"step": run.total_steps, **_evaluate(run, run.splits.test, "test (last)").as_dict()}
+        results["last"] = {
+            "step": run.total_steps,
+            **_evaluate(fabric, run.model, run.splits.test, config.data, "test (last)").as_dict(),
+        }
         best_path = run.out_dir / "checkpoints" / BEST
         if best is not None and best_path.is_file():
             _load_classifier(best_path, run.model, config, run.splits.class_names)
-            results["best"] = {**best, **_evaluate(run, run.splits.test, "test (best)").as_dict()}
+            results["best"] = {
+                **best,
+                **_evaluate(fabric, run.model, run.splits.test, config.data, "test (best)").as_dict(),
+            }
     elif best is not None:
         results["best"] = best
     target = _write_results(fabric, run.out_dir, results)
@@ -457,23 +472,15 @@ def _test_only(fabric: Fabric, config: ClassifyConfig, checkpoint: Path, out_dir
     dataset = eval_dataset(config.data, config.data.test)
     class_names = list(dataset.class_names)
     model = build_classifier(saved_model, _num_classes(saved_model, class_names)).to(fabric.device)
-    _load_classifier(checkpoint, model, config, class_names)
-    data = config.data
-    result = evaluate(
-        fabric,
-        model,
-        dataset,
-        eval_normalization(data),
-        batch_size=data.eval_batch_size,
-        num_workers=data.num_workers,
-    )
+    _load_classifier(checkpoint, model, config, class_names, payload)
+    result = _evaluate(fabric, model, dataset, config.data, "test")
     results = {
         "protocol": config.protocol,
         "checkpoint": str(checkpoint),
         "step": payload["step"],
         "trunk": saved_model.trunk,
         "classes": len(class_names),
-        "views": _views(data),
+        "views": _views(config.data),
         "test": result.as_dict(),
     }
     target = _write_results(fabric, out_dir, results)

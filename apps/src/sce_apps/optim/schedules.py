@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 
 def scaled_lr(initial_lr: float, global_batch_size: int, reference_batch: int = 256) -> float:
@@ -10,11 +11,6 @@ def scaled_lr(initial_lr: float, global_batch_size: int, reference_batch: int = 
     if global_batch_size <= 0:
         raise ValueError(f"global_batch_size must be positive, got {global_batch_size}")
     return initial_lr * global_batch_size / reference_batch
-
-
-def peak_lr(initial_lr: float, global_batch_size: int, scale: bool) -> float:
-    """The peak LR of a run: ``initial_lr × global_batch / 256`` with ``scale`` (SPEC 2.7, 5.1-5.3), else as given."""
-    return scaled_lr(initial_lr, global_batch_size) if scale else initial_lr
 
 
 def warmup_cosine_lr(step: int, base_lr: float, warmup_steps: int, total_steps: int, eta_min: float = 0.0) -> float:
@@ -40,3 +36,37 @@ def warmup_cosine_lr(step: int, base_lr: float, warmup_steps: int, total_steps: 
         return base_lr
     progress = min(step - warmup_steps, total_steps - warmup_steps) / (total_steps - warmup_steps)
     return eta_min + (base_lr - eta_min) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@dataclass(frozen=True)
+class WarmupCosineSchedule:
+    """The per-step LR of a run (SPEC 2.7, 5.1-5.3): ``schedule(t)`` is :func:`warmup_cosine_lr` of step ``t``.
+
+    Attributes:
+        base_lr: the peak LR.
+        warmup_steps: steps of linear warmup from 0.
+        total_steps: steps of the whole run (the cosine reaches 0 there).
+    """
+
+    base_lr: float
+    warmup_steps: int
+    total_steps: int
+
+    @classmethod
+    def from_epochs(
+        cls,
+        initial_lr: float,
+        global_batch_size: int,
+        *,
+        scale: bool,
+        warmup_epochs: float,
+        steps_per_epoch: int,
+        total_steps: int,
+    ) -> WarmupCosineSchedule:
+        """Peak ``initial_lr × global_batch / 256`` when ``scale`` (else ``initial_lr``); warmup epochs as steps."""
+        base = scaled_lr(initial_lr, global_batch_size) if scale else initial_lr
+        return cls(base, min(round(warmup_epochs * steps_per_epoch), total_steps), total_steps)
+
+    def __call__(self, step: int) -> float:
+        """LR of 0-based optimizer step ``step``."""
+        return warmup_cosine_lr(step, self.base_lr, self.warmup_steps, self.total_steps)

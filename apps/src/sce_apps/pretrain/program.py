@@ -7,6 +7,7 @@ which builds learner, optimizer and data and calls :func:`fit`, the one training
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from tqdm import tqdm
 
 from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
 from sce_apps.fabric_launch import launch_fabric
-from sce_apps.optim import LARS, peak_lr, warmup_cosine_lr
+from sce_apps.optim import LARS, WarmupCosineSchedule
 from sce_apps.pretrain.config import (
     DataConfig,
     FabricConfig,
@@ -133,16 +134,28 @@ class Schedule:
     steps_per_epoch: int
     total_steps: int
 
+    @functools.cached_property
+    def lr(self) -> WarmupCosineSchedule:
+        """LR of each 0-based optimizer step: peak ``initial_lr × global_batch / 256`` (SPEC 2.7), warmup, cosine."""
+        o = self.config.optim
+        return WarmupCosineSchedule.from_epochs(
+            o.initial_lr,
+            self.config.train.global_batch_size,
+            scale=o.scale_lr,
+            warmup_epochs=o.warmup_epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            total_steps=self.total_steps,
+        )
+
     @property
     def base_lr(self) -> float:
-        """The peak LR: ``initial_lr × global_batch / 256`` with ``optim.scale_lr`` (SPEC 2.7)."""
-        o = self.config.optim
-        return peak_lr(o.initial_lr, self.config.train.global_batch_size, o.scale_lr)
+        """The peak LR."""
+        return self.lr.base_lr
 
     @property
     def warmup_steps(self) -> int:
         """Warmup epochs converted to steps (SPEC 2.7)."""
-        return min(round(self.config.optim.warmup_epochs * self.steps_per_epoch), self.total_steps)
+        return self.lr.warmup_steps
 
     @property
     def checkpoint_every(self) -> int:
@@ -151,10 +164,6 @@ class Schedule:
         if every is None:
             return self.config.train.checkpoint_every_steps
         return max(1, round(every * self.steps_per_epoch))
-
-    def lr(self, step: int) -> float:
-        """LR of 0-based optimizer step ``step``."""
-        return warmup_cosine_lr(step, self.base_lr, self.warmup_steps, self.total_steps)
 
     def momentum(self, step: int) -> float:
         """EMA momentum following optimizer step ``step`` (SPEC 2.1)."""
