@@ -1,13 +1,14 @@
 """Samples decoded straight into their batch, and the collate step that recognises them (no second copy).
 
 :meth:`ShardVideoDataset.__getitems__ <sce_video_data.datasets.ShardVideoDataset.__getitems__>` writes the clips of a
-whole batch into one preallocated ``(B, ...)`` tensor (in shared memory inside a DataLoader worker, as
-``default_collate`` does) and returns one :class:`BatchSample` per index: a plain ``dict`` whose ``"video"`` is a view
-of that tensor. :func:`collate_batch_samples` is registered for :class:`BatchSample` in torch's
-``default_collate_fn_map`` (the extension point torch documents for ``default_collate``), so a DataLoader with the
-default collate returns the preallocated tensor itself when it receives exactly the samples of one such batch, in
-order and unmodified. Anything else (a subset, another order, edited samples, a second collate of the same list) is
-collated like plain dicts, so the result is always what collating the samples as dicts would give.
+whole batch into one preallocated ``(B, ...)`` tensor (a buffer that is reused once nothing uses it any more, in
+shared memory inside a DataLoader worker: :mod:`sce_video_data.batch_buffers`) and returns one :class:`BatchSample`
+per index: a plain ``dict`` whose ``"video"`` is a view of that tensor. :func:`collate_batch_samples` is registered
+for :class:`BatchSample` in torch's ``default_collate_fn_map`` (the extension point torch documents for
+``default_collate``), so a DataLoader with the default collate returns the preallocated tensor itself when it receives
+exactly the samples of one such batch, in order and unmodified. Anything else (a subset, another order, edited
+samples, a second collate of the same list) is collated like plain dicts, so the result is always what collating the
+samples as dicts would give.
 """
 
 from __future__ import annotations
@@ -19,23 +20,9 @@ from typing import Any
 import torch
 from torch.utils.data._utils.collate import collate, default_collate_fn_map
 
-__all__ = ["BatchBuilder", "BatchSample", "BatchSamples", "collate_batch_samples", "empty_batch"]
+from sce_video_data.batch_buffers import LentBatch, Slot, labels_and_indices, reused_batch
 
-
-def empty_batch(shape: Sequence[int], dtype: torch.dtype, device: torch.device, shared: bool) -> torch.Tensor:
-    """An uninitialised tensor, allocated directly in shared memory when ``shared`` and on the CPU.
-
-    A batch made in a DataLoader worker travels to the main process through shared memory; allocating it there
-    avoids the copy that sending an ordinary tensor would make (what ``default_collate`` does in workers).
-    """
-    if not shared or device.type != "cpu":
-        return torch.empty(tuple(shape), dtype=dtype, device=device)
-    nbytes = math.prod(shape) * torch.empty(0, dtype=dtype).element_size()
-    try:
-        storage = torch.UntypedStorage._new_shared(nbytes)
-    except AttributeError:  # pragma: no cover - older or newer torch without the helper
-        return torch.empty(tuple(shape), dtype=dtype).share_memory_()
-    return torch.empty(0, dtype=dtype).set_(storage).view(tuple(shape))
+__all__ = ["BatchBuilder", "BatchSample", "BatchSamples", "collate_batch_samples"]
 
 
 class BatchSamples:
@@ -48,12 +35,21 @@ class BatchSamples:
         video: The ``(B, ...)`` tensor the samples' videos are views of.
         labels: Labels, in order.
         indices: Dataset indices, in order.
-        shared: Whether ``video`` is in shared memory (made in a DataLoader worker).
+        shared: Whether ``video`` is in shared memory made by
+            :func:`~sce_video_data.batch_buffers.reused_batch` (in a DataLoader worker), with room for the labels.
+        slot: The reusable buffer ``video`` lives in (None: a one-off buffer), see :mod:`sce_video_data.batch_buffers`.
         used: Set once the batch has been handed out by :func:`collate_batch_samples` (a second collate copies).
     """
 
-    def __init__(self, video: torch.Tensor, labels: list[int], indices: list[int], shared: bool = False) -> None:
-        self.video, self.labels, self.indices, self.shared = video, labels, indices, shared
+    def __init__(
+        self,
+        video: torch.Tensor,
+        labels: list[int],
+        indices: list[int],
+        shared: bool = False,
+        slot: Slot | None = None,
+    ) -> None:
+        self.video, self.labels, self.indices, self.shared, self.slot = video, labels, indices, shared, slot
         self.used = False
 
     def samples(self) -> list[BatchSample]:
@@ -72,15 +68,18 @@ class BatchSamples:
     def collated(self) -> dict[str, torch.Tensor]:
         """``{"video": (B, ...), "label": int64 (B,), "index": int64 (B,)}`` (equal to ``default_collate``).
 
-        When the batch is in shared memory (a worker), labels and indices share one small shared tensor, so the batch
-        crosses to the main process as two shared-memory handles instead of three.
+        In a worker, labels and indices are written after the video in its shared buffer, so the batch crosses to the
+        main process as one shared-memory handle; a batch from the worker's ring is a
+        :class:`~sce_video_data.batch_buffers.LentBatch`, whose buffer the worker reuses once the main process has
+        freed it.
         """
         self.used = True
         if not self.shared:
             return {"video": self.video, "label": torch.tensor(self.labels), "index": torch.tensor(self.indices)}
-        both = empty_batch((2, len(self.labels)), torch.int64, torch.device("cpu"), shared=True)
-        both.copy_(torch.tensor([self.labels, self.indices], dtype=torch.int64))
-        return {"video": self.video, "label": both[0], "index": both[1]}
+        label, index = labels_and_indices(self.video, self.labels, self.indices)
+        if self.slot is None:
+            return {"video": self.video, "label": label, "index": index}
+        return LentBatch(self.slot, self.video, label, index)
 
 
 class BatchSample(dict[str, Any]):
@@ -132,6 +131,7 @@ class BatchBuilder:
     def __init__(self, size: int, shared: bool) -> None:
         self.size, self.shared = size, shared
         self.batch: torch.Tensor | None = None
+        self.slot: Slot | None = None
         self.videos: list[torch.Tensor] = []
         self.separate = False
 
@@ -159,7 +159,11 @@ class BatchBuilder:
     def _batch_for(self, part: torch.Tensor, inner: tuple[int, ...]) -> torch.Tensor:
         """The batch tensor, allocated on first use with the shape, dtype and device of ``part``."""
         if self.batch is None:
-            self.batch = empty_batch((self.size, *inner, *part.shape), part.dtype, part.device, self.shared)
+            shape = (self.size, *inner, *part.shape)
+            if part.device.type == "cpu":
+                self.batch, self.slot = reused_batch(shape, part.dtype, self.shared)
+            else:
+                self.batch = torch.empty(shape, dtype=part.dtype, device=part.device)
         return self.batch
 
     def samples(self, labels: list[int], indices: list[int]) -> list[dict[str, Any]]:
@@ -168,7 +172,7 @@ class BatchBuilder:
             raise ValueError(f"expected {self.size} samples, labels and indices")
         if not self.separate and self.batch is not None:
             shared = self.shared and self.batch.device.type == "cpu"
-            return list(BatchSamples(self.batch, labels, indices, shared).samples())
+            return list(BatchSamples(self.batch, labels, indices, shared, self.slot).samples())
         return [
             {"video": video, "label": label, "index": index}
             for video, label, index in zip(self.videos, labels, indices, strict=True)
