@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, default_collate, get_worker_info
 
-from sce_video_data import ShardVideoDataset
+from sce_video_data import ShardVideoDataset, batch_buffers
 from sce_video_data.batch_buffers import BufferRing, LentBatch, Slot, process_ring, release_batch_buffers
 from sce_video_data.synthetic import write_index_shards
 
@@ -223,3 +223,26 @@ def test_file_system_sharing_strategy(shards: Path, tmp_path: Path, file_system_
         assert _same(got, want)
     ((allocations, _),) = _allocations(tmp_path)
     assert allocations <= 5
+
+
+def test_main_process_keeps_worker_buffers_mapped_until_the_worker_exits(shards: Path, tmp_path: Path) -> None:
+    dataset = Counting(shards, tmp_path)
+    expected = _expected(dataset, ORDER)
+    before = set(batch_buffers._RECEIVED)
+    loader = DataLoader(dataset, batch_size=BATCH, sampler=ORDER, num_workers=1)
+    storages = set()
+    for got, want in zip(loader, expected, strict=True):
+        assert _same(got, want)
+        storages.add(got["video"].untyped_storage().data_ptr())
+    (token,) = set(batch_buffers._RECEIVED) - before  # one worker, one ring
+    ((allocations, _),) = _allocations(tmp_path)
+    # 20 batches through the same few mappings: each buffer is mapped once by this process, not once per batch
+    assert len(storages) == allocations <= 5 and len(batch_buffers._RECEIVED[token].storages) == allocations
+    del loader
+    batch_buffers._forget_exited_workers()
+    assert token not in batch_buffers._RECEIVED
+
+
+def test_a_batch_of_an_unknown_ring_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="first batch"):
+        batch_buffers._rebuild_lent_batch("999999999-x", None, 0, None, [])

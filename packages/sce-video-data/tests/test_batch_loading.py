@@ -160,20 +160,37 @@ def test_batch_frames_are_the_exact_indices(one_size: Path) -> None:
         assert [[decode_frame_index(f) for f in clip] for clip in batch["video"][row]] == expected
 
 
-def test_each_distinct_frame_is_decoded_once(one_size: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("transform", ["none", "two_views"])
+def test_each_distinct_frame_is_decoded_once(one_size: Path, monkeypatch: pytest.MonkeyPatch, transform: str) -> None:
+    """Without a transform frames are decoded one by one straight into the batch, with one by item's frames."""
     decoded: list[int] = []
-    real = datasets_module.decode_jpegs
+    real_batch, real_frame = datasets_module.decode_jpegs, datasets_module.decode_jpeg_frame
 
-    def counting(data: list[torch.Tensor], device: str | torch.device = "cpu") -> list[torch.Tensor]:
+    def counting_batch(data: list[torch.Tensor], device: str | torch.device = "cpu") -> list[torch.Tensor]:
         decoded.append(len(data))
-        return real(data, device)
+        return real_batch(data, device)
 
-    monkeypatch.setattr(datasets_module, "decode_jpegs", counting)
-    dataset = _dataset(one_size, "uniform", "none")
+    def counting_frame(data: torch.Tensor) -> torch.Tensor:
+        decoded.append(-1)
+        return real_frame(data)
+
+    monkeypatch.setattr(datasets_module, "decode_jpegs", counting_batch)
+    monkeypatch.setattr(datasets_module, "decode_jpeg_frame", counting_frame)
+    dataset = _dataset(one_size, "uniform", transform)
     indices = [1, 3, 0]  # 10 and 3 frames: clips repeat frames
     distinct = [len({f for clip in dataset.frame_indices(i) for f in clip}) for i in indices]
-    dataset.__getitems__(indices)
-    assert decoded == distinct and distinct[1] == 3
+    samples = dataset.__getitems__(indices)
+    assert distinct[1] == 3 and len(samples) == 3
+    assert decoded == ([-1] * sum(distinct) if transform == "none" else distinct)
+
+
+def test_frames_decoded_into_the_batch_equal_the_reader(one_size: Path) -> None:
+    """The per-frame path against ``ShardReader.read_frames`` (torchvision's public batched decoder)."""
+    dataset = _dataset(one_size, "uniform", "none")
+    batch = default_collate(dataset.__getitems__([1, 3, 0, 2]))
+    for row, index in enumerate([1, 3, 0, 2]):
+        for clip, frames in enumerate(dataset.frame_indices(index)):
+            assert torch.equal(batch["video"][row, clip], dataset.reader.read_frames(index, frames))
 
 
 @pytest.mark.parametrize("transform", ["none", "two_views"])

@@ -2,6 +2,7 @@
 
 from sce_video_data import transforms as _transforms
 from sce_video_data.__about__ import __version__
+from sce_video_data.batch_buffers import release_batch_buffers
 from sce_video_data.clip_sampling import (
     clip_frame_indices,
     clip_frame_range,
@@ -17,7 +18,7 @@ from sce_video_data.item_encoding import EncodeParams, encode_video_item
 from sce_video_data.sampler import ResumableDistributedSampler
 from sce_video_data.shard_build import BuildReport, build_shards
 from sce_video_data.shard_check import load_manifest, shard_info, verify_shards
-from sce_video_data.shard_reader import ItemInfo, ShardReader, decode_jpegs
+from sce_video_data.shard_reader import ItemInfo, ShardReader, decode_jpeg_frame, decode_jpegs
 from sce_video_data.shard_writer import EncodedItem, ShardWriter
 from sce_video_data.transforms import *  # noqa: F403
 
@@ -39,6 +40,7 @@ __all__ = [
     "build_shards",
     "clip_frame_indices",
     "clip_frame_range",
+    "decode_jpeg_frame",
     "decode_jpegs",
     "encode_video_item",
     "folders_index",
@@ -50,6 +52,7 @@ __all__ = [
     "probe",
     "random_clip_starts",
     "read_frames",
+    "release_batch_buffers",
     "shard_info",
     "ucf101_index",
     "uniform_clip_starts",

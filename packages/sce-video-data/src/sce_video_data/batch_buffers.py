@@ -7,12 +7,16 @@ buffers allocated once and reused; this module does the same inside a plain ``to
 :class:`BufferRing` per process:
 
 * **In a worker** (shared memory): a batch tensor is a view of one slot of the ring. The collated batch is a
-  :class:`LentBatch`, a ``dict`` that the DataLoader's queue (torch's ``ForkingPickler``) sends as torch sends any
-  shared tensor, and that the main process rebuilds as a plain ``dict`` of tensor views of the slot, with a finaliser
-  on the storage it received: when the last tensor that uses it is freed, the finaliser sets the slot's flag in a
-  small shared array. The worker gives the slot out again only when its flag is set *and* nothing in the worker uses
-  it. A slot whose batch left the worker in any other way (the collated dict was edited, pickled twice, or not sent)
-  is retired: dropped from the ring and never written again.
+  :class:`LentBatch`, a ``dict`` that the DataLoader's queue (torch's ``ForkingPickler``) sends to the main process,
+  where it is rebuilt as a plain ``dict`` of tensor views of the slot. A slot's storage travels (as torch sends any
+  shared storage: a file descriptor) with the first batch that uses it only; the main process keeps it mapped, so
+  later batches of that slot carry a few bytes of metadata, and the main process does not map, fault in and unmap
+  the memory again for every batch. Each time a batch arrives, the main process gives back every slot lent earlier
+  that no tensor uses any more (torch's storage use count) by setting its flag in a small shared array; the worker
+  gives a slot out again only when its flag is set *and* nothing in the worker uses it. A slot whose batch left the
+  worker in any other way (the collated dict was edited, pickled twice, or not sent) is retired: dropped from the
+  ring and never written again. The main process forgets the buffers of workers that have exited (a daemon thread
+  checks every 2 s; a batch still in use keeps its own memory).
 * **In the main process** (``num_workers=0``, private memory): a buffer is free again when no tensor uses it any more
   (torch's storage use count); one that was moved to shared memory (sent to another process) is retired.
 
@@ -25,8 +29,9 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
+import time
 import uuid
-import weakref
 from multiprocessing.reduction import ForkingPickler
 from typing import Any
 
@@ -75,6 +80,7 @@ class Slot:
 
     def __init__(self, index: int, storage: torch.UntypedStorage, ring: BufferRing) -> None:
         self.index, self.storage, self.ring, self.state = index, storage, ring, LOCAL
+        self.mapped = False  # the main process has received the storage (later batches omit it)
 
     @property
     def nbytes(self) -> int:
@@ -241,7 +247,8 @@ class LentBatch(dict[str, Any]):
 def _reduce_lent_batch(batch: LentBatch) -> tuple[Any, tuple[Any, ...]]:
     """How the DataLoader's queue pickles a :class:`LentBatch` (once: a second send retires the slot).
 
-    The ring's flags storage travels with the ring's first batch only; the main process keeps it by the ring's token.
+    A slot's storage (and the ring's flags) travel with the first batch that uses them only: the main process keeps
+    them mapped (:class:`_ReceivedRing`), so later batches of the slot are a few bytes of metadata.
     """
     slot = batch._slot
     if slot.state != LOCAL or not batch.unchanged():
@@ -251,13 +258,31 @@ def _reduce_lent_batch(batch: LentBatch) -> tuple[Any, tuple[Any, ...]]:
     ring = slot.ring
     assert ring.flags is not None
     flags = None if ring.flags_sent else ring.flags.untyped_storage()
-    ring.flags_sent = True
+    storage = None if slot.mapped else slot.storage
+    ring.flags_sent = slot.mapped = True
     meta = [(t.dtype, tuple(t.shape), t.storage_offset() * t.element_size()) for t in batch._original]
-    return _rebuild_lent_batch, (slot.storage, ring.token, flags, slot.index, meta)
+    return _rebuild_lent_batch, (ring.token, flags, slot.index, storage, meta)
 
 
-#: In the main process: the flags of each worker ring it has received a batch from, by ring token.
-_RECEIVED_FLAGS: dict[str, torch.Tensor] = {}
+class _ReceivedRing:
+    """In the main process: the flags and slot storages received from one worker ring, and the slots lent now."""
+
+    def __init__(self, flags: torch.Tensor) -> None:
+        self.flags = flags
+        self.storages: dict[int, torch.UntypedStorage] = {}
+        self.lent: set[int] = set()
+
+    def give_back_unused(self) -> None:
+        """Set the flag of every lent slot that no tensor of this process uses any more."""
+        for index in [k for k in self.lent if _unused(self.storages[k])]:
+            self.lent.discard(index)
+            self.flags[index] = 1
+
+
+#: In the main process: each worker ring it has received batches from, by ring token.
+_RECEIVED: dict[str, _ReceivedRing] = {}
+_RECEIVED_LOCK = threading.Lock()
+_SWEEPER: list[threading.Thread] = []
 
 
 def _process_alive(pid: int) -> bool:
@@ -270,36 +295,65 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _received_flags(token: str, flags: torch.UntypedStorage | None) -> torch.Tensor | None:
-    """The flags of ring ``token`` (registered when they arrive; rings of exited workers are forgotten then)."""
+def _forget_exited_workers() -> None:
+    """Drop the buffers of rings whose worker has exited (a batch still in use stays valid: it holds its storage)."""
+    with _RECEIVED_LOCK:
+        for token in [t for t in _RECEIVED if not _process_alive(int(t.split("-")[0]))]:
+            del _RECEIVED[token]
+
+
+def _sweep_forever(period: float) -> None:
+    while True:
+        time.sleep(period)
+        _forget_exited_workers()
+
+
+def _received_ring(token: str, flags: torch.UntypedStorage | None) -> _ReceivedRing:
+    """The ring ``token`` (registered when its flags arrive, with a sweep of the rings of exited workers)."""
     if flags is not None:
-        for known in [t for t in _RECEIVED_FLAGS if not _process_alive(int(t.split("-")[0]))]:
-            del _RECEIVED_FLAGS[known]
-        _RECEIVED_FLAGS[token] = torch.empty(0, dtype=torch.uint8).set_(flags)
-    return _RECEIVED_FLAGS.get(token)
-
-
-def _give_back(flags: torch.Tensor, index: int) -> None:
-    flags[index] = 1
+        _forget_exited_workers()
+        with _RECEIVED_LOCK:
+            _RECEIVED[token] = _ReceivedRing(torch.empty(0, dtype=torch.uint8).set_(flags))
+            if not _SWEEPER:  # after the last epoch, nothing else would free the buffers of exited workers
+                _SWEEPER.append(threading.Thread(target=_sweep_forever, args=(2.0,), daemon=True, name="sce-buffers"))
+                _SWEEPER[0].start()
+    if token not in _RECEIVED:
+        raise RuntimeError(
+            f"a batch of worker buffer ring {token} arrived before the ring's first batch: the first batch of a "
+            "DataLoader worker must reach this process (do not pickle collated batches inside a worker)"
+        )
+    return _RECEIVED[token]
 
 
 def _rebuild_lent_batch(
-    storage: torch.UntypedStorage,
     token: str,
     flags: torch.UntypedStorage | None,
     index: int,
+    storage: torch.UntypedStorage | None,
     meta: list[tuple[torch.dtype, tuple[int, ...], int]],
 ) -> dict[str, torch.Tensor]:
-    """In the main process: the batch as a plain dict of views of ``storage``; its slot's flag is set once all die.
+    """In the main process: the batch as a plain dict of views of its slot's storage (kept mapped for reuse).
 
-    A batch whose ring's flags never arrived (its first batch was not received here) is not given back: its worker
-    allocates instead, it never overwrites it.
+    Slots lent earlier whose tensors have all been freed are given back first.
     """
-    video, label, indices = (tensor_in(storage, shape, dtype, offset) for dtype, shape, offset in meta)
-    ring_flags = _received_flags(token, flags)
-    if ring_flags is not None:
-        weakref.finalize(storage, _give_back, ring_flags, index)
+    ring = _received_ring(token, flags)
+    with _RECEIVED_LOCK:
+        if storage is not None:  # a new buffer in that place of the ring (the worker retired the one before)
+            ring.lent.discard(index)
+            ring.storages[index] = storage
+        elif index not in ring.storages:
+            raise RuntimeError(f"worker buffer {index} of ring {token} was never received by this process")
+        ring.give_back_unused()
+        ring.lent.add(index)
+        storage = ring.storages[index]
+        video, label, indices = (tensor_in(storage, shape, dtype, offset) for dtype, shape, offset in meta)
     return {"video": video, "label": label, "index": indices}
+
+
+def received_buffers() -> int:
+    """Number of worker batch buffers this (main) process keeps mapped."""
+    with _RECEIVED_LOCK:
+        return sum(len(ring.storages) for ring in _RECEIVED.values())
 
 
 ForkingPickler.register(LentBatch, _reduce_lent_batch)

@@ -14,7 +14,7 @@ samples as dicts would give.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -145,6 +145,45 @@ class BatchBuilder:
         self.separate = True
         video = torch.stack(parts)
         self.videos.append(video.reshape(*inner, *video.shape[1:]))
+
+    def add_decoded(
+        self,
+        data: list[torch.Tensor],
+        positions: list[int],
+        inner: tuple[int, ...],
+        decode: Callable[[torch.Tensor], torch.Tensor],
+    ) -> None:
+        """Append one sample whose frame ``k`` is ``decode(data[positions[k]])``, each datum decoded once.
+
+        Each decoded frame is copied at once (while still in cache) into every place it takes in the sample's row
+        of the batch; a frame that does not fit the batch switches to :meth:`add`'s separate tensors.
+        """
+        places: list[list[int]] = [[] for _ in data]
+        for k, position in enumerate(positions):
+            places[position].append(k)
+        frames: list[torch.Tensor] = []
+        row: torch.Tensor | None = None
+        for j, (datum, where) in enumerate(zip(data, places, strict=True)):
+            frame = decode(datum)
+            frames.append(frame)
+            if j == 0:
+                row = self._row_for(frame, inner, len(positions))
+            elif row is not None and (frame.shape != row.shape[1:] or frame.dtype != row.dtype):
+                row = None  # frames of different sizes in one sample: separate tensors, as dataset[i] gives
+            if row is not None:
+                for k in where:
+                    row[k].copy_(frame)
+        if row is not None:
+            self.videos.append(self.batch[len(self.videos)])  # type: ignore[index]
+            return
+        self.add([frames[p] for p in positions], inner)
+
+    def _row_for(self, frame: torch.Tensor, inner: tuple[int, ...], count: int) -> torch.Tensor | None:
+        """The next row of the batch as ``(count, *frame shape)``, or None when ``frame`` does not fit the batch."""
+        parts = [frame] * count
+        if self.separate or not self._fits(parts, inner):
+            return None
+        return self._batch_for(frame, inner)[len(self.videos)].view(count, *frame.shape)
 
     def _fits(self, parts: list[Any], inner: tuple[int, ...]) -> bool:
         """Whether ``parts`` are tensors that fill one row of the batch (as the first sample's parts did)."""

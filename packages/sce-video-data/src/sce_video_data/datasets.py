@@ -19,7 +19,7 @@ from torch.utils.data import Dataset, get_worker_info
 from sce_video_data.clip_sampling import clip_frame_indices, random_clip_starts, uniform_clip_starts
 from sce_video_data.collation import BatchBuilder
 from sce_video_data.decoding import VideoFile
-from sce_video_data.shard_reader import ItemInfo, ShardReader, decode_jpegs
+from sce_video_data.shard_reader import ItemInfo, ShardReader, decode_jpeg_frame, decode_jpegs
 
 __all__ = ["ClipSampling", "ShardVideoDataset", "VideoFileDataset"]
 
@@ -148,12 +148,13 @@ class ShardVideoDataset(Dataset[dict[str, Any]]):
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """The samples ``[self[i] for i in indices]``, decoded straight into one batch tensor.
 
-        Each frame is decoded once per item (torchvision's batched ``decode_jpeg``: the item's distinct frames in
-        one call on the CPU, the whole batch in one call on the GPU) and copied once, while still in cache, into a
-        ``(B, clips, T, H, W, 3)`` tensor (in shared memory in a DataLoader worker) whose rows are the samples'
-        videos; torch's default collate then returns that tensor without copying it again
-        (:mod:`sce_video_data.collation`). With a ``transform``, its per-clip outputs are copied once into the batch
-        tensor the same way. Random clip starts are drawn item by item just before the item's transform runs, so
+        Each distinct frame of an item is decoded once (torchvision's decoder; the whole batch in one call on the
+        GPU) and, on the CPU without a transform, copied right after it is decoded, while still in cache, into
+        every place it takes in a ``(B, clips, T, H, W, 3)`` tensor whose rows are the samples' videos: a buffer
+        reused once nothing uses it any more, in shared memory in a DataLoader worker
+        (:mod:`sce_video_data.batch_buffers`); torch's default collate then returns that tensor without copying it
+        again (:mod:`sce_video_data.collation`). With a ``transform``, its per-clip outputs are copied once into the
+        batch tensor the same way. Random clip starts are drawn item by item just before the item's transform runs, so
         torch's RNG is used in the same order as by ``dataset[i]``. Samples whose videos differ in shape (frames of
         different sizes) come back as separate tensors, exactly as ``dataset[i]`` gives them.
         """
@@ -169,6 +170,11 @@ class ShardVideoDataset(Dataset[dict[str, Any]]):
         labels: list[int] = []
         for plan in self._plans(indices):
             labels.extend(plan.labels)
+            if self.transform is None and self._decode_per_item():
+                for start, stop, slots in zip(plan.bounds[:-1], plan.bounds[1:], plan.slots, strict=True):
+                    positions = [p - start for p in slots]
+                    builder.add_decoded(plan.jpegs[start:stop], positions, (clips, s.frames), decode_jpeg_frame)
+                continue
             for frames in self._item_frames(plan):
                 if self.transform is None:
                     builder.add(frames, (clips, s.frames))

@@ -20,7 +20,7 @@ from torchvision.io import ImageReadMode, decode_jpeg
 
 from sce_video_data.shard_format import ShardIndex, shard_file
 
-__all__ = ["ItemInfo", "ShardReader", "decode_jpegs"]
+__all__ = ["ItemInfo", "ShardReader", "decode_jpeg_frame", "decode_jpegs"]
 
 _INFO_FIELDS = ("item_first_frame", "item_num_frames", "item_fps", "item_duration", "item_cfr", "item_label")
 
@@ -51,6 +51,30 @@ def decode_jpegs(data: list[torch.Tensor], device: str | torch.device = "cpu") -
     if not data:
         return []
     return list(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
+
+
+def _jpeg_op() -> Any:
+    """The CPU JPEG decoding operator of torchvision (what ``decode_jpeg`` calls for each image), or None."""
+    try:
+        return torch.ops.image.decode_jpeg
+    except (AttributeError, RuntimeError):  # pragma: no cover - torchvision without its image extension
+        return None
+
+
+_JPEG_OP: list[Any] = []
+
+
+def decode_jpeg_frame(data: torch.Tensor) -> torch.Tensor:
+    """Decode one JPEG byte tensor on the CPU to contiguous uint8 ``(H, W, 3)`` RGB.
+
+    Calls the operator that ``torchvision.io.decode_jpeg`` runs for each image (same pixels), without the wrapper's
+    per-call checks and deprecation warning, which cost about as much as copying a small decoded frame.
+    """
+    if not _JPEG_OP:
+        _JPEG_OP.append(_jpeg_op())
+    op = _JPEG_OP[0]
+    image = decode_jpeg(data, mode=ImageReadMode.RGB) if op is None else op(data, ImageReadMode.RGB.value, False)
+    return image.permute(1, 2, 0)  # the decoder returns a (3, H, W) view of (H, W, 3) memory
 
 
 class ShardReader:
