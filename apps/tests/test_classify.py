@@ -181,6 +181,36 @@ def test_finetune_trains_the_trunk_without_warmup(shards: dict[str, Path], pretr
     assert load_trunk_weights(trunk, tmp_path / "checkpoints" / BEST).prefix == "trunk."
 
 
+def test_finetune_starts_from_a_linear_eval_checkpoint(
+    linear_run: Path, shards: dict[str, Path], tmp_path: Path
+) -> None:
+    """LP-FT: ``model.init_from`` gives trunk *and* head of the linear run; mismatches are refused."""
+    best = linear_run / "checkpoints" / BEST
+    model = build_classifier(ClassifyModelConfig(freeze_trunk=False, init_from=str(best)), 2)
+    saved = load(best)["model"]
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    assert not torch.equal(saved["head.linear.bias"], torch.zeros(2))
+    sections = _sections(
+        shards,
+        None,
+        data={"augment": "finetune"},
+        model={"freeze_trunk": False, "init_from": str(best)},
+        optim={"initial_lr": 0.1, "warmup_epochs": 0},
+        train={"max_epochs": 2},
+    )
+    finetune(**sections, out_dir=tmp_path / "lpft")
+    state = load(sorted((tmp_path / "lpft" / "checkpoints").glob("step-*.ckpt"))[-1])["model"]
+    assert not torch.equal(state["trunk.blocks.0.conv.weight"], saved["trunk.blocks.0.conv.weight"])
+    with pytest.raises(ValueError, match=r"its head \(2 classes x 512 features\) does not fit this one \(3 classes"):
+        build_classifier(ClassifyModelConfig(init_from=str(best)), 3)
+    with pytest.raises(ValueError, match="holds a r3d18 trunk, not model.trunk=r3d50"):
+        build_classifier(ClassifyModelConfig(trunk="r3d50", init_from=str(best)), 2)
+    with pytest.raises(ValueError, match="exclude each other"):
+        ClassifyModelConfig(checkpoint="a.ckpt", init_from=str(best))
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        build_classifier(ClassifyModelConfig(init_from=str(tmp_path / "missing.ckpt")), 2)
+
+
 def test_test_checkpoint_gives_the_reported_numbers(linear_run: Path, shards: dict[str, Path], tmp_path: Path) -> None:
     sections = _sections(shards, None)
     linear_eval(**sections, out_dir=tmp_path, test_checkpoint=str(linear_run / "checkpoints" / "step-00000008.ckpt"))

@@ -115,6 +115,10 @@ class ClassifyModelConfig:
     """Key prefix of the trunk in ``checkpoint`` (the authors' ``trunk_pattern``; ``""`` for their released files)."""
     freeze_trunk: bool = True
     """Linear evaluation: the trunk is frozen and kept in eval mode (BN uses its running statistics, SPEC 5.1)."""
+    init_from: str | None = None
+    """An ``sce linear-eval`` checkpoint (e.g. its ``best.ckpt``) whose trunk *and* head start this model: linear
+    probing then finetuning (LP-FT, Kumar et al., ICLR 2022). Not a protocol of the papers (SPEC 5.3 starts from a
+    fresh head); the demo uses it. Excludes ``checkpoint``; trunk and class count must match."""
     dropout: float = 0.0
     """Dropout before the linear layer (finetuning: 0.8, SPEC 5.3)."""
     num_classes: int | None = None
@@ -125,6 +129,11 @@ class ClassifyModelConfig:
             raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if self.num_classes is not None and self.num_classes < 2:
             raise ValueError(f"model.num_classes must be >= 2 or null, got {self.num_classes}")
+        if self.init_from is not None and self.checkpoint is not None:
+            raise ValueError(
+                "model.init_from and model.checkpoint exclude each other: the trunk comes from the linear-evaluation "
+                f"checkpoint {self.init_from}"
+            )
 
 
 @dataclass

@@ -7,8 +7,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from sce_apps.checkpointing import load_checkpoint
 from sce_apps.classify.config import ClassifyModelConfig
 from sce_backbones import build_trunk, convert_sync_batchnorm, load_trunk_weights
+
+#: The format of the classifier checkpoints of ``sce linear-eval`` and ``sce finetune``.
+CHECKPOINT_FORMAT = "sce-classifier/1"
 
 
 class LinearHead(nn.Module):
@@ -71,9 +75,12 @@ class Classifier(nn.Module):
 def build_classifier(model: ClassifyModelConfig, num_classes: int, *, sync_batchnorm: bool = False) -> Classifier:
     """The classifier of ``model`` with the pretrained trunk of ``model.checkpoint`` (random init without one).
 
+    With ``model.init_from``, trunk and head both start from that linear-evaluation checkpoint instead.
+
     Raises:
-        FileNotFoundError: ``model.checkpoint`` does not exist.
-        ValueError: the checkpoint does not hold a trunk of ``model.trunk`` (missing / unexpected keys are listed).
+        FileNotFoundError: ``model.checkpoint`` or ``model.init_from`` does not exist.
+        ValueError: the checkpoint does not hold a trunk of ``model.trunk`` (missing / unexpected keys are listed), or
+            ``model.init_from`` is not a classifier checkpoint of this trunk and class count.
     """
     options = {"small_input": model.small_input} if model.trunk.startswith("resnet") else {}
     trunk = build_trunk(model.trunk, **options)
@@ -87,7 +94,33 @@ def build_classifier(model: ClassifyModelConfig, num_classes: int, *, sync_batch
                 f"model.checkpoint {model.checkpoint} does not hold a {model.trunk} trunk "
                 f"(model.prefix={model.prefix!r}): {error}"
             ) from error
+    head = LinearHead(trunk.num_features, num_classes, model.dropout)
+    if model.init_from is not None:
+        _init_from_linear_eval(trunk, head, model)
     if sync_batchnorm and not model.freeze_trunk:
         trunk = convert_sync_batchnorm(trunk)  # type: ignore[assignment]
-    head = LinearHead(trunk.num_features, num_classes, model.dropout)
     return Classifier(trunk, head, freeze_trunk=model.freeze_trunk)
+
+
+def _init_from_linear_eval(trunk: nn.Module, head: LinearHead, model: ClassifyModelConfig) -> None:
+    """Trunk and head weights from the classifier checkpoint ``model.init_from`` (LP-FT).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a classifier checkpoint, or one of another trunk or class count.
+    """
+    path = Path(str(model.init_from))
+    payload = load_checkpoint(path, CHECKPOINT_FORMAT)
+    saved = payload["config"]["model"]
+    if saved.get("trunk") != model.trunk:
+        raise ValueError(f"model.init_from {path} holds a {saved.get('trunk')} trunk, not model.trunk={model.trunk}")
+    state = payload["model"]
+    weight = state.get("head.linear.weight")
+    if weight is None or tuple(weight.shape) != tuple(head.linear.weight.shape):
+        found = None if weight is None else f"{weight.shape[0]} classes x {weight.shape[1]} features"
+        raise ValueError(
+            f"model.init_from {path}: its head ({found}) does not fit this one "
+            f"({head.num_classes} classes x {head.linear.in_features} features)"
+        )
+    trunk.load_state_dict({k.removeprefix("trunk."): v for k, v in state.items() if k.startswith("trunk.")})
+    head.load_state_dict({k.removeprefix("head."): v for k, v in state.items() if k.startswith("head.")})

@@ -38,14 +38,13 @@ from sce_apps.classify.data import (
     train_augmentation,
 )
 from sce_apps.classify.evaluate import Accuracy, evaluate
-from sce_apps.classify.model import Classifier, build_classifier
+from sce_apps.classify.model import CHECKPOINT_FORMAT, Classifier, build_classifier
 from sce_apps.fabric_launch import launch_fabric
 from sce_apps.optim import WarmupCosineSchedule
 from sce_apps.run_logs import make_loggers, plot_curves, write_config
 from sce_apps.settings import FabricConfig
 from sce_video_data import ResumableDistributedSampler
 
-CHECKPOINT_FORMAT = "sce-classifier/1"
 BEST = "best.ckpt"
 
 
@@ -467,7 +466,7 @@ def test(run: Run, best: dict[str, Any] | None) -> Path:
 def _test_only(fabric: Fabric, config: ClassifyConfig, checkpoint: Path, out_dir: Path) -> Path:
     """Test a classifier checkpoint on ``data.test`` with this run's views; its model settings come from the file."""
     payload = load_checkpoint(checkpoint, CHECKPOINT_FORMAT)
-    saved_model = ClassifyModelConfig(**{**payload["config"]["model"], "checkpoint": None})
+    saved_model = ClassifyModelConfig(**{**payload["config"]["model"], "checkpoint": None, "init_from": None})
     config = dataclasses.replace(config, protocol=payload["protocol"], model=saved_model)
     dataset = eval_dataset(config.data, config.data.test)
     class_names = list(dataset.class_names)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sce_apps.classify.config import Protocol
-from sce_apps.classify.program import finetune, linear_eval
+from sce_apps.classify.program import BEST, finetune, linear_eval
 from sce_apps.classify.recipes import RECIPE_DIRS, load_classify_recipe
 from sce_apps.demo.make_dataset import make_demo_dataset
 from sce_apps.demo.ucf101_layout import locate_ucf101
@@ -84,8 +84,11 @@ def run_demo(
     ]
     for protocol, overrides in evaluations:
         for name, source in sources.items():
+            # finetuning starts from the linear run's trunk and head (LP-FT, configs/finetune/demo.yaml says why)
+            start = ["--model.init_from", str(out / "linear" / name / "checkpoints" / BEST)]
+            weights = start if protocol == "finetune" else (["--model.checkpoint", source] if source else [])
             results[name][f"{protocol}_top1"] = _classify(
-                protocol, source, shards, out / protocol / name, seed, overrides
+                protocol, weights, shards, out / protocol / name, seed, overrides
             )
     _write_results(out, results, time.perf_counter() - started)
     print(_table(results))
@@ -146,11 +149,11 @@ def _features(
 
 
 def _classify(
-    protocol: Protocol, source: str | None, shards: dict[str, Path], out: Path, seed: int, overrides: list[str] | None
+    protocol: Protocol, weights: list[str], shards: dict[str, Path], out: Path, seed: int, overrides: list[str] | None
 ) -> float:
-    """Multi-view test top-1 of ``sce linear-eval`` / ``sce finetune`` (demo recipe) on the trunk of ``source``."""
+    """Multi-view test top-1 of ``sce linear-eval`` / ``sce finetune`` (demo recipe) from the ``weights`` arguments."""
     args = ["--data.train", str(shards["train"]), "--data.test", str(shards["test"]), "--out_dir", str(out)]
-    args += ["--resume", "auto", "--train.seed", str(seed), *(["--model.checkpoint", source] if source else [])]
+    args += ["--resume", "auto", "--train.seed", str(seed), *weights]
     config, rest = load_classify_recipe(protocol, RECIPE_DIRS[protocol] / "demo.yaml", [*args, *(overrides or [])])
     program = linear_eval if protocol == "linear" else finetune
     sections = {name: getattr(config, name) for name in ("data", "model", "optim", "train", "fabric")}
