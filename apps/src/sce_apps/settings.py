@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["FabricConfig", "non_negative", "positive", "probability"]
 
@@ -46,3 +47,13 @@ class FabricConfig:
     """Synchronise BN statistics over all devices when distributed (SPEC 2.5, 5.3); also works on CPU/gloo."""
     compile: bool = False
     """torch.compile the trunks."""
+
+    def launch_settings(self) -> dict[str, Any]:
+        """The ``Fabric`` arguments (``launch_fabric``); ``sync_batchnorm`` and ``compile`` are the programs' own."""
+        return {
+            "accelerator": self.accelerator,
+            "devices": self.devices,
+            "num_nodes": self.num_nodes,
+            "strategy": self.strategy,
+            "precision": self.precision,
+        }

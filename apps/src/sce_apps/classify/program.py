@@ -117,15 +117,8 @@ def finetune(
 
 def _launch(config: ClassifyConfig, out_dir: Path, resume: str | None, test_checkpoint: str | None) -> Path:
     _check_inputs(config, test_checkpoint)
-    f = config.fabric
-    runtime = launch_fabric(
-        accelerator=f.accelerator,
-        devices=f.devices,
-        num_nodes=f.num_nodes,
-        strategy=f.strategy,
-        precision=f.precision,
-        loggers=make_loggers(out_dir) if test_checkpoint is None else [],
-    )
+    loggers = make_loggers(out_dir) if test_checkpoint is None else []
+    runtime = launch_fabric(**config.fabric.launch_settings(), loggers=loggers)
     return main(runtime, config, out_dir, resume, test_checkpoint)
 
 

@@ -70,15 +70,7 @@ def setup(
     config = PretrainConfig(data=data, model=model, sce=sce, optim=optim, train=train, fabric=fabric)
     config.data.check_source()
     out_dir = Path(out_dir)
-    f = config.fabric
-    runtime = launch_fabric(
-        accelerator=f.accelerator,
-        devices=f.devices,
-        num_nodes=f.num_nodes,
-        strategy=f.strategy,
-        precision=f.precision,
-        loggers=make_loggers(out_dir),
-    )
+    runtime = launch_fabric(**config.fabric.launch_settings(), loggers=make_loggers(out_dir))
     return main(runtime, config, out_dir, resume)
 
 
