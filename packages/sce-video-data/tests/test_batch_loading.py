@@ -11,14 +11,16 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Subset, default_collate
 
-from sce_video_data import ShardReader, ShardVideoDataset
+from sce_video_data import ShardReader, ShardVideoDataset, jpeg_decoders
 from sce_video_data import datasets as datasets_module
 from sce_video_data.clip_sampling import clip_frame_indices, uniform_clip_starts
 from sce_video_data.collation import BatchSample
+from sce_video_data.jpeg_decoders import simplejpeg_available
 from sce_video_data.synthetic import decode_frame_index, write_index_shards
 from sce_video_data.transforms import CenterCrop, RandomCrop, RandomResizedCrop
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
+needs_simplejpeg = pytest.mark.skipif(not simplejpeg_available(), reason="simplejpeg (sce-video-data[turbo]) missing")
 
 FRAMES = (50, 10, 80, 3)  # items cycle through these frame counts: 10 and 3 frames repeat frames in a clip
 BATCH = 3
@@ -102,6 +104,7 @@ def _assert_equal(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> 
 
 
 ORDER = [5, 0, 11, 3, 3, 8, 1, 10, 6, 2, 9, 4, 7]  # a repeat, and a last incomplete batch that drop_last drops
+DECODERS = ["torchvision", pytest.param("simplejpeg", marks=needs_simplejpeg)]
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -114,6 +117,27 @@ def test_loader_batches_equal_collated_items(one_size: Path, workers: int, sampl
     _assert_equal(got, _reference(dataset, ORDER, workers))
     if workers:
         assert all(batch["video"].is_shared() for batch in got)
+
+
+@needs_simplejpeg
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize(("folder", "transform"), [("one_size", t) for t in TRANSFORMS] + [("mixed", "two_views")])
+def test_simplejpeg_batches_equal_torchvision_batches(
+    one_size: Path, mixed_sizes: Path, workers: int, folder: str, transform: str
+) -> None:
+    """Decoding straight into the batch gives the batches of torchvision's decoder, pixel for pixel."""
+    path = one_size if folder == "one_size" else mixed_sizes
+    batches = {}
+    for decoder in ("torchvision", "simplejpeg"):
+        dataset = ShardVideoDataset(path, frames=4, num_clips=2, transform=TRANSFORMS[transform], jpeg_decoder=decoder)
+        torch.manual_seed(7)
+        batches[decoder] = list(_loader(dataset, ORDER, workers))
+    _assert_equal(batches["simplejpeg"], batches["torchvision"])
+
+
+def test_unknown_jpeg_decoder_is_refused(one_size: Path) -> None:
+    with pytest.raises(ValueError, match="jpeg_decoder: expected one of 'auto', 'torchvision', .*got 'pil'"):
+        ShardVideoDataset(one_size, jpeg_decoder="pil")
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -160,28 +184,34 @@ def test_batch_frames_are_the_exact_indices(one_size: Path) -> None:
         assert [[decode_frame_index(f) for f in clip] for clip in batch["video"][row]] == expected
 
 
+@pytest.mark.parametrize("decoder", DECODERS)
 @pytest.mark.parametrize("transform", ["none", "two_views"])
-def test_each_distinct_frame_is_decoded_once(one_size: Path, monkeypatch: pytest.MonkeyPatch, transform: str) -> None:
-    """Without a transform frames are decoded one by one straight into the batch, with one by item's frames."""
-    decoded: list[int] = []
-    real_batch, real_frame = datasets_module.decode_jpegs, datasets_module.decode_jpeg_frame
-
-    def counting_batch(data: list[torch.Tensor], device: str | torch.device = "cpu") -> list[torch.Tensor]:
-        decoded.append(len(data))
-        return real_batch(data, device)
+def test_each_distinct_frame_is_decoded_once(
+    one_size: Path, monkeypatch: pytest.MonkeyPatch, transform: str, decoder: str
+) -> None:
+    """On the CPU, frames are decoded one by one (straight into the batch or the transform's input), once each."""
+    calls: list[str] = []
+    real_frame, turbo = datasets_module.decode_jpeg_frame, jpeg_decoders.TURBO
 
     def counting_frame(data: torch.Tensor) -> torch.Tensor:
-        decoded.append(-1)
+        calls.append("torchvision")
         return real_frame(data)
 
-    monkeypatch.setattr(datasets_module, "decode_jpegs", counting_batch)
+    def counting_into(data: Any, out: Any) -> bool:
+        done = turbo.decode(data, out)
+        calls.append("into" if done else "refused")
+        return done
+
+    monkeypatch.setattr(datasets_module, "decode_jpegs", None)  # the one-call (GPU) path must not run
     monkeypatch.setattr(datasets_module, "decode_jpeg_frame", counting_frame)
-    dataset = _dataset(one_size, "uniform", transform)
+    monkeypatch.setattr(datasets_module, "TURBO", turbo._replace(decode=counting_into))
+    dataset = ShardVideoDataset(one_size, frames=4, sampling="uniform", clips_per_video=3, jpeg_decoder=decoder)
+    dataset.transform = TRANSFORMS[transform]
     indices = [1, 3, 0]  # 10 and 3 frames: clips repeat frames
     distinct = [len({f for clip in dataset.frame_indices(i) for f in clip}) for i in indices]
     samples = dataset.__getitems__(indices)
     assert distinct[1] == 3 and len(samples) == 3
-    assert decoded == ([-1] * sum(distinct) if transform == "none" else distinct)
+    assert calls == (["torchvision"] if decoder == "torchvision" else ["into"]) * sum(distinct)
 
 
 def test_frames_decoded_into_the_batch_equal_the_reader(one_size: Path) -> None:

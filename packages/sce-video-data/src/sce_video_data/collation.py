@@ -21,6 +21,7 @@ import torch
 from torch.utils.data._utils.collate import collate, default_collate_fn_map
 
 from sce_video_data.batch_buffers import LentBatch, Slot, labels_and_indices, reused_batch
+from sce_video_data.jpeg_decoders import DirectDecoder
 
 __all__ = ["BatchBuilder", "BatchSample", "BatchSamples", "collate_batch_samples"]
 
@@ -148,19 +149,27 @@ class BatchBuilder:
 
     def add_decoded(
         self,
-        data: list[torch.Tensor],
+        data: Sequence[Any],
         positions: list[int],
         inner: tuple[int, ...],
         decode: Callable[[torch.Tensor], torch.Tensor],
+        direct: DirectDecoder | None = None,
     ) -> None:
         """Append one sample whose frame ``k`` is ``decode(data[positions[k]])``, each datum decoded once.
 
-        Each decoded frame is copied at once (while still in cache) into every place it takes in the sample's row
-        of the batch; a frame that does not fit the batch switches to :meth:`add`'s separate tensors.
+        With a ``direct`` decoder, the first datum's header gives the frame shape, and each datum is decoded straight
+        into its first place in the sample's row of the batch; if any datum cannot be (another size, another colour
+        space, a damaged stream), the whole sample is decoded again the plain way. The plain way: ``decode`` each
+        datum and copy the frame at once (while still in cache) into its places in the row. Either way, repeated
+        frames are copied; a frame that does not fit the batch switches to :meth:`add`'s separate tensors.
         """
         places: list[list[int]] = [[] for _ in data]
         for k, position in enumerate(positions):
             places[position].append(k)
+        if direct is not None and self._add_direct(data, places, inner, len(positions), direct):
+            return
+        if direct is not None:
+            data = [direct.tensor(datum) for datum in data]
         frames: list[torch.Tensor] = []
         row: torch.Tensor | None = None
         for j, (datum, where) in enumerate(zip(data, places, strict=True)):
@@ -177,6 +186,38 @@ class BatchBuilder:
             self.videos.append(self.batch[len(self.videos)])  # type: ignore[index]
             return
         self.add([frames[p] for p in positions], inner)
+
+    def _add_direct(
+        self, data: Sequence[Any], places: list[list[int]], inner: tuple[int, ...], count: int, direct: DirectDecoder
+    ) -> bool:
+        """Decode every datum straight into its first place in the next row; False when some datum could not be."""
+        shape = direct.shape(data[0]) if data else None
+        row = None if shape is None else self._row_for_shape(shape, inner, count)
+        if row is None:
+            return False
+        frames = row.numpy()
+        for datum, where in zip(data, places, strict=True):
+            first = frames[where[0]]
+            if not direct.decode(datum, first):
+                return False
+            for k in where[1:]:
+                frames[k] = first
+        self.videos.append(self.batch[len(self.videos)])  # type: ignore[index]
+        return True
+
+    def _row_for_shape(self, shape: tuple[int, ...], inner: tuple[int, ...], count: int) -> torch.Tensor | None:
+        """The next row as ``(count, *shape)`` uint8 CPU frames, or None when such frames do not fit the batch."""
+        if self.separate or math.prod(inner) != count:
+            return None
+        if self.batch is None:
+            self.batch, self.slot = reused_batch((self.size, *inner, *shape), torch.uint8, self.shared)
+        elif (
+            self.batch.dtype != torch.uint8
+            or self.batch.device.type != "cpu"
+            or tuple(self.batch.shape[1:]) != (*inner, *shape)
+        ):
+            return None
+        return self.batch[len(self.videos)].view(count, *shape)
 
     def _row_for(self, frame: torch.Tensor, inner: tuple[int, ...], count: int) -> torch.Tensor | None:
         """The next row of the batch as ``(count, *frame shape)``, or None when ``frame`` does not fit the batch."""

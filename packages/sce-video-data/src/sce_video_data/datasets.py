@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, get_worker_info
 from sce_video_data.clip_sampling import clip_frame_indices, random_clip_starts, uniform_clip_starts
 from sce_video_data.collation import BatchBuilder
 from sce_video_data.decoding import VideoFile
+from sce_video_data.jpeg_decoders import TURBO, DirectDecoder, resolve_jpeg_decoder
 from sce_video_data.shard_reader import ItemInfo, ShardReader, decode_jpeg_frame, decode_jpegs
 
 __all__ = ["ClipSampling", "ShardVideoDataset", "VideoFileDataset"]
@@ -72,13 +73,14 @@ class _Plan:
 
     Attributes:
         labels: Labels of the items.
-        jpegs: JPEG bytes of the distinct frames of each item, item after item.
+        jpegs: JPEG bytes of the distinct frames of each item, item after item (uint8 tensors, or arrays for
+            simplejpeg: views of the memory map either way).
         bounds: Item ``k``'s distinct frames are ``jpegs[bounds[k] : bounds[k + 1]]``.
         slots: For each item, the position in ``jpegs`` of each of its clip frames (clip after clip).
     """
 
     labels: list[int]
-    jpegs: list[torch.Tensor]
+    jpegs: Sequence[Any]
     bounds: list[int]
     slots: list[list[int]]
 
@@ -105,6 +107,13 @@ class ShardVideoDataset(Dataset[dict[str, Any]]):
         clips_per_video: Clips per sample (``"uniform"``).
         decode_device: Where JPEGs are decoded (``"cuda"`` uses the GPU decoder; use it in the main process).
         transform: Applied to each uint8 ``(T, H, W, 3)`` clip.
+        jpeg_decoder: CPU decoder: ``"auto"`` (libjpeg-turbo through ``simplejpeg``, decoding straight into the
+            batch, when ``sce-video-data[turbo]`` is installed; else torchvision's), ``"torchvision"`` or
+            ``"simplejpeg"``; the pixels are the same (:mod:`sce_video_data.jpeg_decoders`).
+
+    Raises:
+        ValueError: An unknown ``jpeg_decoder`` or sampling parameter.
+        ModuleNotFoundError: ``jpeg_decoder="simplejpeg"`` without the package.
     """
 
     def __init__(
@@ -118,11 +127,13 @@ class ShardVideoDataset(Dataset[dict[str, Any]]):
         clips_per_video: int = 10,
         decode_device: str | torch.device = "cpu",
         transform: Transform | None = None,
+        jpeg_decoder: str = "auto",
     ) -> None:
         self.sampling = ClipSampling(frames, clip_duration, num_clips, sampling, clips_per_video)
         self.reader = ShardReader(path)
         self.decode_device = decode_device
         self.transform = transform
+        self.jpeg_decoder = resolve_jpeg_decoder(jpeg_decoder)
 
     def __len__(self) -> int:
         return len(self.reader)
@@ -148,15 +159,17 @@ class ShardVideoDataset(Dataset[dict[str, Any]]):
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """The samples ``[self[i] for i in indices]``, decoded straight into one batch tensor.
 
-        Each distinct frame of an item is decoded once (torchvision's decoder; the whole batch in one call on the
-        GPU) and, on the CPU without a transform, copied right after it is decoded, while still in cache, into
-        every place it takes in a ``(B, clips, T, H, W, 3)`` tensor whose rows are the samples' videos: a buffer
-        reused once nothing uses it any more, in shared memory in a DataLoader worker
-        (:mod:`sce_video_data.batch_buffers`); torch's default collate then returns that tensor without copying it
-        again (:mod:`sce_video_data.collation`). With a ``transform``, its per-clip outputs are copied once into the
-        batch tensor the same way. Random clip starts are drawn item by item just before the item's transform runs, so
-        torch's RNG is used in the same order as by ``dataset[i]``. Samples whose videos differ in shape (frames of
-        different sizes) come back as separate tensors, exactly as ``dataset[i]`` gives them.
+        On the CPU, the distinct frames of an item are decoded one by one, once each, into the places they take in a
+        ``(B, clips, T, H, W, 3)`` tensor whose rows are the samples' videos: straight into the first place with
+        libjpeg-turbo (``jpeg_decoder``), or decoded by torchvision and copied while still in cache; repeats are
+        copied. That tensor is a buffer reused once nothing uses it any more, in shared memory in a DataLoader worker
+        (:mod:`sce_video_data.batch_buffers`); torch's default collate then returns it without copying it again
+        (:mod:`sce_video_data.collation`). With a ``transform``, each item's frames are decoded the same way into a
+        reused ``(clips, T, H, W, 3)`` buffer, and the transform's per-clip outputs are copied once into the batch.
+        On the GPU, the frames of the whole batch are decoded in one call. Random clip starts are drawn item by item
+        just before the item's transform runs, so torch's RNG is used in the same order as by ``dataset[i]``.
+        Samples whose videos differ in shape (frames of different sizes) come back as separate tensors, exactly as
+        ``dataset[i]`` gives them.
         """
         return self._samples(indices, shared=get_worker_info() is not None)
 
@@ -165,23 +178,37 @@ class ShardVideoDataset(Dataset[dict[str, Any]]):
         if not indices:
             return []
         s = self.sampling
-        clips = s.clips_per_video if s.sampling == "uniform" else s.num_clips
+        inner = (s.clips_per_video if s.sampling == "uniform" else s.num_clips, s.frames)
         builder = BatchBuilder(len(indices), shared)
         labels: list[int] = []
         for plan in self._plans(indices):
             labels.extend(plan.labels)
-            if self.transform is None and self._decode_per_item():
+            if self._decode_per_item():
                 for start, stop, slots in zip(plan.bounds[:-1], plan.bounds[1:], plan.slots, strict=True):
                     positions = [p - start for p in slots]
-                    builder.add_decoded(plan.jpegs[start:stop], positions, (clips, s.frames), decode_jpeg_frame)
+                    if self.transform is None:
+                        builder.add_decoded(plan.jpegs[start:stop], positions, inner, *self._cpu_decoders())
+                    else:
+                        video = self._decoded_video(plan.jpegs[start:stop], positions, inner)
+                        builder.add([self.transform(clip) for clip in video], inner[:1])
                 continue
             for frames in self._item_frames(plan):
                 if self.transform is None:
-                    builder.add(frames, (clips, s.frames))
+                    builder.add(frames, inner)
                 else:
-                    video = torch.stack(frames).reshape(clips, s.frames, *frames[0].shape)
-                    builder.add([self.transform(clip) for clip in video], (clips,))
+                    video = torch.stack(frames).reshape(*inner, *frames[0].shape)
+                    builder.add([self.transform(clip) for clip in video], inner[:1])
         return builder.samples(labels, indices)
+
+    def _cpu_decoders(self) -> tuple[Callable[[torch.Tensor], torch.Tensor], DirectDecoder | None]:
+        """``(decode, direct)`` for :meth:`BatchBuilder.add_decoded` (``direct`` None: torchvision's decoder only)."""
+        return decode_jpeg_frame, TURBO if self.jpeg_decoder == "simplejpeg" else None
+
+    def _decoded_video(self, jpegs: Sequence[Any], positions: list[int], inner: tuple[int, int]) -> torch.Tensor:
+        """One item's ``(clips, T, H, W, 3)`` frames, decoded into a reused private buffer (the transform's input)."""
+        item = BatchBuilder(1, shared=False)
+        item.add_decoded(jpegs, positions, inner, *self._cpu_decoders())
+        return item.videos[0]
 
     def _plans(self, indices: list[int]) -> Iterator[_Plan]:
         """One plan for all ``indices``, or one per item when random starts and a transform share the RNG."""
@@ -200,26 +227,22 @@ class ShardVideoDataset(Dataset[dict[str, Any]]):
             uniques.append(unique)
             slots.append(item_slots)
             bounds.append(bounds[-1] + len(unique))
-        jpegs = self.reader.frame_bytes_many(indices, uniques, copy=False)
+        if self._decode_per_item() and self.jpeg_decoder == "simplejpeg":  # arrays: what simplejpeg reads
+            jpegs: Sequence[Any] = self.reader.frame_arrays_many(indices, uniques)
+        else:
+            jpegs = self.reader.frame_bytes_many(indices, uniques, copy=False)
         return _Plan([info.label for info in infos], jpegs, bounds, slots)
 
     def _decode_per_item(self) -> bool:
-        """CPU: decode item by item, so each item's frames are copied while in cache; the GPU prefers one batch."""
+        """CPU: decode item by item, frame by frame, into the batch (or copied while in cache); the GPU: one call."""
         return torch.device(self.decode_device).type == "cpu"
 
     def _item_frames(self, plan: _Plan) -> Iterator[list[torch.Tensor]]:
-        """For each item of ``plan``, its decoded ``(H, W, 3)`` clip frames in order (repeats are the same tensor)."""
-        if self._decode_per_item():
-            groups = list(zip(plan.bounds[:-1], plan.bounds[1:], strict=True))
-        else:
-            groups = [(0, len(plan.jpegs))]
-        item = 0
-        for start, stop in groups:
-            # the decoder returns (3, H, W) views of (H, W, 3) memory: permuted back they are contiguous
-            frames = [image.permute(1, 2, 0) for image in decode_jpegs(plan.jpegs[start:stop], self.decode_device)]
-            while item < len(plan.slots) and plan.bounds[item] < stop:
-                yield [frames[p - start] for p in plan.slots[item]]
-                item += 1
+        """For each item of ``plan``, its decoded ``(H, W, 3)`` clip frames in order, all decoded in one call (GPU)."""
+        # the decoder returns (3, H, W) views of (H, W, 3) memory: permuted back they are contiguous
+        frames = [image.permute(1, 2, 0) for image in decode_jpegs(list(plan.jpegs), self.decode_device)]
+        for slots in plan.slots:  # repeats are the same tensor
+            yield [frames[p] for p in slots]
 
 
 class VideoFileDataset(Dataset[dict[str, Any]]):
