@@ -176,7 +176,7 @@ class BatchBuilder:
             frame = decode(datum)
             frames.append(frame)
             if j == 0:
-                row = self._row_for(frame, inner, len(positions))
+                row = self._row_for(tuple(frame.shape), frame.dtype, frame.device, inner, len(positions))
             elif row is not None and (frame.shape != row.shape[1:] or frame.dtype != row.dtype):
                 row = None  # frames of different sizes in one sample: separate tensors, as dataset[i] gives
             if row is not None:
@@ -192,7 +192,7 @@ class BatchBuilder:
     ) -> bool:
         """Decode every datum straight into its first place in the next row; False when some datum could not be."""
         shape = direct.shape(data[0]) if data else None
-        row = None if shape is None else self._row_for_shape(shape, inner, count)
+        row = None if shape is None else self._row_for(shape, torch.uint8, torch.device("cpu"), inner, count)
         if row is None:
             return False
         frames = row.numpy()
@@ -205,26 +205,19 @@ class BatchBuilder:
         self.videos.append(self.batch[len(self.videos)])  # type: ignore[index]
         return True
 
-    def _row_for_shape(self, shape: tuple[int, ...], inner: tuple[int, ...], count: int) -> torch.Tensor | None:
-        """The next row as ``(count, *shape)`` uint8 CPU frames, or None when such frames do not fit the batch."""
+    def _row_for(
+        self, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, inner: tuple[int, ...], count: int
+    ) -> torch.Tensor | None:
+        """The next row as ``(count, *shape)`` frames of ``dtype`` on ``device``, or None when they do not fit."""
         if self.separate or math.prod(inner) != count:
             return None
         if self.batch is None:
-            self.batch, self.slot = reused_batch((self.size, *inner, *shape), torch.uint8, self.shared)
+            self._allocate((self.size, *inner, *shape), dtype, device)
         elif (
-            self.batch.dtype != torch.uint8
-            or self.batch.device.type != "cpu"
-            or tuple(self.batch.shape[1:]) != (*inner, *shape)
+            self.batch.dtype != dtype or self.batch.device != device or tuple(self.batch.shape[1:]) != (*inner, *shape)
         ):
             return None
-        return self.batch[len(self.videos)].view(count, *shape)
-
-    def _row_for(self, frame: torch.Tensor, inner: tuple[int, ...], count: int) -> torch.Tensor | None:
-        """The next row of the batch as ``(count, *frame shape)``, or None when ``frame`` does not fit the batch."""
-        parts = [frame] * count
-        if self.separate or not self._fits(parts, inner):
-            return None
-        return self._batch_for(frame, inner)[len(self.videos)].view(count, *frame.shape)
+        return self.batch[len(self.videos)].view(count, *shape)  # type: ignore[index]
 
     def _fits(self, parts: list[Any], inner: tuple[int, ...]) -> bool:
         """Whether ``parts`` are tensors that fill one row of the batch (as the first sample's parts did)."""
@@ -239,12 +232,15 @@ class BatchBuilder:
     def _batch_for(self, part: torch.Tensor, inner: tuple[int, ...]) -> torch.Tensor:
         """The batch tensor, allocated on first use with the shape, dtype and device of ``part``."""
         if self.batch is None:
-            shape = (self.size, *inner, *part.shape)
-            if part.device.type == "cpu":
-                self.batch, self.slot = reused_batch(shape, part.dtype, self.shared)
-            else:
-                self.batch = torch.empty(shape, dtype=part.dtype, device=part.device)
-        return self.batch
+            self._allocate((self.size, *inner, *part.shape), part.dtype, part.device)
+        return self.batch  # type: ignore[return-value]
+
+    def _allocate(self, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> None:
+        """The batch tensor: a reused buffer on the CPU (shared memory in a worker), a fresh tensor elsewhere."""
+        if device.type == "cpu":
+            self.batch, self.slot = reused_batch(shape, dtype, self.shared)
+        else:
+            self.batch = torch.empty(shape, dtype=dtype, device=device)
 
     def samples(self, labels: list[int], indices: list[int]) -> list[dict[str, Any]]:
         """The samples ``{"video", "label", "index"}``: :class:`BatchSample` views of one batch when possible."""

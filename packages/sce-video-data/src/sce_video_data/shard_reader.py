@@ -155,10 +155,9 @@ class ShardReader:
         One vectorised index lookup for all the frames. With ``copy=False`` the tensors are views of the read-only
         memory map (no copy, what the decoder needs; never write into them); by default each is a copy.
         """
-        shards, offsets, ends = self._frame_ranges(items, frame_ids)
         if copy:
-            maps = {shard: self._map(shard) for shard in set(shards)}
-            return [torch.from_numpy(maps[s][o:e].copy()) for s, o, e in zip(shards, offsets, ends, strict=True)]
+            return [torch.from_numpy(array.copy()) for array in self.frame_arrays_many(items, frame_ids)]
+        shards, offsets, ends = self._frame_ranges(items, frame_ids)
         views = {shard: self._tensor(shard) for shard in set(shards)}
         return [views[s][o:e] for s, o, e in zip(shards, offsets, ends, strict=True)]
 
