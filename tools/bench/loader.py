@@ -39,10 +39,10 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from sce_video_data import ShardReader, ShardVideoDataset, VideoFileDataset, build_shards
 from sce_video_data import datasets as datasets_module
 from sce_video_data.batch_buffers import reused_batch
-from sce_video_data.clip_sampling import clip_frame_indices
+from sce_video_data.loading.clip_sampling import clip_frame_indices
 from sce_video_data.collation import BatchSamples
-from sce_video_data.datasets import ClipSampling
-from sce_video_data.jpeg_decoders import simplejpeg_available
+from sce_video_data.loading.datasets import ClipSampling
+from sce_video_data.codecs.jpeg import simplejpeg_available
 from sce_video_data.synthetic import write_index_shards
 
 warnings.filterwarnings("ignore", message="The image decoding", category=DeprecationWarning)

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
+from sce_apps.loaders import train_loader
 from sce_apps.optim import LARS
 from sce_apps.pretrain.config import DataConfig, ModelConfig, SCEConfig
-from sce_apps.pretrain.data import build_dataset, build_loader, device_views
+from sce_apps.pretrain.data import build_dataset, device_views
 from sce_apps.pretrain.learner import SCELearner
-from sce_video_data import ResumableDistributedSampler
 
 
 def run(name: str, data: DataConfig, model: ModelConfig, sce: SCEConfig, batch: int, steps: int) -> dict[str, float]:
@@ -30,7 +30,7 @@ def run(name: str, data: DataConfig, model: ModelConfig, sce: SCEConfig, batch: 
     learner = SCELearner(model, sce)
     optimizer = LARS(learner.online.parameters(), lr=0.1, weight_decay=1e-6)
     dataset = build_dataset(data, image=False)
-    loader = build_loader(dataset, batch, data.num_workers, ResumableDistributedSampler(len(dataset), seed=0))
+    loader, _ = train_loader(dataset, batch, world=1, rank=0, seed=0, num_workers=data.num_workers)
     views = device_views(data)
     times: dict[str, list[float]] = defaultdict(list)
     iterator = iter(loader)

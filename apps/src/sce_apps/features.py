@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from sce_apps.loaders import eval_loader
 from sce_retrieval import FeatureBank
 from sce_video_data import (
     VIDEO_MEAN,
@@ -19,37 +19,10 @@ from sce_video_data import (
     Normalize,
     ShardImageDataset,
     ShardVideoDataset,
-    ShortSideScale,
     load_manifest,
     to_float_batch,
+    video_eval_views,
 )
-from sce_video_data.transforms import uniform_crop
-
-
-@dataclass(frozen=True)
-class SpatialViews:
-    """Loader stage of the test views (SPEC 5.2): short side ``size``, then ``crops`` uniform crops.
-
-    One crop is the centre crop; three are left/top, centre, right/bottom along the long side. The crops are
-    ``crop_size`` square (``size`` when None, as in SPEC 5.2: 256 crops at short side 256).
-    """
-
-    size: int = 256
-    crops: int = 3
-    crop_size: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.crops not in (1, 3):
-            raise ValueError(f"crops must be 1 (centre) or 3 (left, centre, right), got {self.crops}")
-        if self.crop_size is not None and not 0 < self.crop_size <= self.size:
-            raise ValueError(f"crop_size must be in [1, size={self.size}], got {self.crop_size}")
-
-    def __call__(self, clip: Tensor) -> Tensor:
-        """uint8 (T, H, W, 3) → (crops, T, crop_size, crop_size, 3)."""
-        scaled = ShortSideScale(self.size)(clip)
-        indices = (1,) if self.crops == 1 else (0, 1, 2)
-        side = self.size if self.crop_size is None else self.crop_size
-        return torch.stack([uniform_crop(scaled, side, i) for i in indices])
 
 
 def multiview_dataset(
@@ -61,10 +34,12 @@ def multiview_dataset(
     size: int,
     crops: int,
     crop_size: int | None = None,
+    decode_device: str = "cpu",
 ) -> ShardVideoDataset:
     """A shard dataset giving each video's ``clips`` evenly spaced clips × ``crops`` views (SPEC 5.2, 5.4).
 
-    Each item's ``video`` is uint8 ``(clips, crops, T, S, S, 3)`` with ``S = crop_size`` (``size`` when None).
+    A batch's ``video`` is uint8 ``(B, clips, crops, T, S, S, 3)`` with ``S = crop_size`` (``size`` when None): the
+    package's test views (``video_eval_views``: short side ``size``, then the left, centre and right crops).
     """
     return ShardVideoDataset(
         shards,
@@ -72,7 +47,8 @@ def multiview_dataset(
         clip_duration=clip_duration,
         sampling="uniform",
         clips_per_video=clips,
-        transform=SpatialViews(size, crops, crop_size),
+        transform=video_eval_views(size, crops, crop_size),
+        decode_device=decode_device,
     )
 
 
@@ -109,8 +85,7 @@ def extract_features(
     rows = list(range(len(dataset)) if indices is None else indices)
     if not rows:
         raise ValueError("no video to extract (empty dataset or empty indices)")
-    subset = torch.utils.data.Subset(dataset, rows)
-    loader = torch.utils.data.DataLoader(subset, batch_size=batch_size, num_workers=num_workers, shuffle=False)
+    loader = eval_loader(dataset, rows, batch_size, num_workers)
     features, labels, thumbs = [], [], []
     for batch in tqdm(loader, desc="features", unit="batch", disable=not progress, dynamic_ncols=True):
         video = batch["video"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sce_video_data.clip_sampling import (
+from sce_video_data.loading.clip_sampling import (
     clip_frame_indices,
     clip_frame_range,
     random_clip_starts,

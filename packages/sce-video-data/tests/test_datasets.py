@@ -4,13 +4,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.utils.data import DataLoader
 
-from sce_video_data.clip_sampling import clip_frame_indices, random_clip_starts, uniform_clip_starts
-from sce_video_data.datasets import ShardVideoDataset, VideoFileDataset
 from sce_video_data.indexes import folders_index
-from sce_video_data.shard_build import build_shards
+from sce_video_data.loading.batch_sampler import BatchRequest, ResumableBatchSampler, sample_seed
+from sce_video_data.loading.clip_sampling import clip_frame_indices, random_clip_starts, uniform_clip_starts
+from sce_video_data.loading.datasets import ShardVideoDataset, VideoFileDataset
+from sce_video_data.loading.loader import BatchLoader
+from sce_video_data.shards.build import build_shards
 from sce_video_data.synthetic import decode_frame_index
+from sce_video_data.transforms import Compose, RandomCrop, ShortSideScale
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
 
@@ -30,10 +32,11 @@ def _decoded(video: torch.Tensor) -> list[list[int]]:
     return [[decode_frame_index(f) for f in clip] for clip in video]
 
 
-def _expected_random(index: int, seed: int, frames: int, clips: int) -> list[list[int]]:
+def _expected_random(index: int, seed: int, position: int, frames: int, clips: int) -> list[list[int]]:
+    """The clips of a sample whose generator is seeded from ``(seed, epoch 0, position)``: starts drawn first."""
     n, fps = VIDEOS[index]
-    torch.manual_seed(seed)
-    starts = random_clip_starts(n / fps, 2.56, clips, torch.rand(clips).tolist())
+    generator = torch.Generator().manual_seed(sample_seed(seed, 0, position))
+    starts = random_clip_starts(n / fps, 2.56, clips, torch.rand(clips, generator=generator).tolist())
     return clip_frame_indices(starts, 2.56, frames, n, fps)
 
 
@@ -46,13 +49,30 @@ def _datasets(shards: Path, index_videos: Path, **kwargs: object) -> list[torch.
 def test_random_sampling_gives_exact_frames(shards: Path, index_videos: Path, which: int) -> None:
     dataset = _datasets(shards, index_videos, frames=8, num_clips=2)[which]
     assert len(dataset) == 3
-    for index in range(3):
-        for seed in (0, 1):
-            torch.manual_seed(seed)
-            sample = dataset[index]
-            assert sample["video"].dtype == torch.uint8 and sample["video"].shape[:2] == (2, 8)
-            assert sample["index"] == index and sample["label"] == (1 if index == 2 else 0)
-            assert _decoded(sample["video"]) == _expected_random(index, seed, 8, 2)
+    for seed in (0, 1):
+        request = BatchRequest((0, 1, 2), (3, 4, 5), seed=seed)
+        batch = dataset[request]
+        videos = batch["video"]  # landscape and portrait videos: one tensor per sample
+        assert isinstance(videos, list) and [v.shape[:2] for v in videos] == [(2, 8)] * 3
+        assert all(v.dtype == torch.uint8 for v in videos)
+        assert batch["index"].tolist() == [0, 1, 2] and batch["label"].tolist() == [0, 0, 1]
+        for row, index in enumerate(range(3)):
+            assert _decoded(videos[row]) == _expected_random(index, seed, 3 + row, 8, 2)
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_one_sample_draws_from_the_global_generator(shards: Path, index_videos: Path, which: int) -> None:
+    dataset = _datasets(shards, index_videos, frames=8, num_clips=2)[which]
+    draws = []
+    for seed in (0, 0, 1):
+        torch.manual_seed(seed)
+        sample = dataset[0]
+        assert sample["video"].shape[:2] == (2, 8) and sample["index"] == 0 and sample["label"] == 0
+        assert isinstance(sample["label"], int) and isinstance(sample["index"], int)
+        draws.append(_decoded(sample["video"]))
+    assert draws[0] == draws[1] != draws[2]
+    with pytest.raises(IndexError):
+        dataset[3]
 
 
 @pytest.mark.parametrize("which", [0, 1])
@@ -72,14 +92,13 @@ def test_hand_computed_uniform_clips(shards: Path) -> None:
 
 
 def test_transform_runs_per_clip_and_loader_workers(shards: Path) -> None:
-    def crop(clip: torch.Tensor) -> torch.Tensor:
-        assert clip.shape[0] == 8 and clip.shape[-1] == 3 and clip.dtype == torch.uint8
-        return clip[:, :32, :32].permute(3, 0, 1, 2).float()
-
-    dataset = ShardVideoDataset(shards, transform=crop)
-    loader = DataLoader(dataset, batch_size=3, num_workers=1)
-    batch = next(iter(loader))
-    assert batch["video"].shape == (3, 2, 3, 8, 32, 32) and batch["label"].tolist() == [0, 0, 1]
+    transform = Compose((ShortSideScale(64), RandomCrop(32)))
+    dataset = ShardVideoDataset(shards, transform=transform)
+    sampler = ResumableBatchSampler(3, 3, shuffle=False)
+    batch = next(iter(BatchLoader(dataset, sampler, num_workers=1)))
+    assert batch["video"].shape == (3, 2, 8, 32, 32, 3) and batch["video"].dtype == torch.uint8
+    assert batch["label"].tolist() == [0, 0, 1] and batch["index"].tolist() == [0, 1, 2]
+    assert torch.equal(batch["video"], dataset[next(iter(sampler))]["video"])
 
 
 def test_bad_arguments(shards: Path, tmp_path: Path) -> None:
@@ -98,7 +117,12 @@ def test_cuda_decode_gives_the_same_frames(shards: Path) -> None:
     torch.manual_seed(3)
     video = ShardVideoDataset(shards, decode_device="cuda")[0]["video"]
     assert video.is_cuda and video.dtype == torch.uint8
-    assert _decoded(video.cpu()) == _expected_random(0, 3, 8, 2)
+    torch.manual_seed(3)
+    assert _decoded(video.cpu()) == _decoded(ShardVideoDataset(shards)[0]["video"])
+    sampler = ResumableBatchSampler(3, 3, shuffle=False, seed=4)
+    batch = next(iter(BatchLoader(ShardVideoDataset(shards, decode_device="cuda"), sampler)))
+    assert all(v.is_cuda for v in batch["video"])
+    assert [_decoded(v.cpu()) for v in batch["video"]] == [_expected_random(i, 4, i, 8, 2) for i in range(3)]
 
 
 def test_worker_state_is_a_path_and_memory_maps(shards: Path) -> None:
@@ -117,4 +141,3 @@ def test_worker_state_is_a_path_and_memory_maps(shards: Path) -> None:
     clone = pickle.loads(payload)
     assert clone.reader._maps == {} and clone.reader._index is None  # reopened lazily in the worker
     assert torch.equal(clone.reader.read_frames(0, [0]), dataset.reader.read_frames(0, [0]))
-

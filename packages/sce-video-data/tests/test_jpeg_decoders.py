@@ -10,13 +10,20 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch.utils.data import default_collate
 
-from sce_video_data import CenterCrop, EncodedItem, ShardReader, ShardVideoDataset, ShardWriter, decode_jpeg_frame
-from sce_video_data import jpeg_decoders as module
-from sce_video_data.item_encoding import encode_frames
-from sce_video_data.jpeg_decoders import decode_jpeg_into, jpeg_shape, resolve_jpeg_decoder, simplejpeg_available
-from sce_video_data.shard_finalize import finalize
+from sce_video_data import (
+    BatchRequest,
+    CenterCrop,
+    EncodedItem,
+    ShardReader,
+    ShardVideoDataset,
+    ShardWriter,
+    decode_jpeg_frame,
+)
+from sce_video_data.codecs import jpeg as module
+from sce_video_data.codecs.jpeg import decode_jpeg_into, jpeg_shape, resolve_jpeg_decoder, simplejpeg_available
+from sce_video_data.shards.encoding import encode_frames
+from sce_video_data.shards.finalize import finalize
 from sce_video_data.synthetic import decode_frame_index, index_frame, write_index_shards
 
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
@@ -124,7 +131,7 @@ def _folder_with_a_cmyk_frame(out: Path) -> Path:
 def test_an_item_with_a_frame_turbo_cannot_decode_is_decoded_by_torchvision(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transform: Any
 ) -> None:
-    """The whole item falls back to torchvision's decoder; the batch equals torchvision's, CMYK frame included."""
+    """That frame falls back to torchvision's decoder; the batch equals torchvision's, CMYK frame included."""
     folder = _folder_with_a_cmyk_frame(tmp_path / "s")
     batches = {}
     for decoder in ("torchvision", "simplejpeg"):
@@ -137,7 +144,7 @@ def test_an_item_with_a_frame_turbo_cannot_decode_is_decoded_by_torchvision(
             transform=transform,
             jpeg_decoder=decoder,
         )
-        batches[decoder] = default_collate(dataset.__getitems__([0, 1]))
+        batches[decoder] = dataset[BatchRequest((0, 1), (0, 1))]
     for key in ("video", "label", "index"):
         assert torch.equal(batches["simplejpeg"][key], batches["torchvision"][key]), key
     # the CMYK frame is what torchvision makes of it, unlike libjpeg-turbo's own CMYK -> RGB

@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from sce_video_data.sampler import ResumableDistributedSampler
+from sce_video_data.loading.sampler import ResumableDistributedSampler
 
 
 def _ranks(n: int, world: int, epoch: int, **kwargs: object) -> list[list[int]]:

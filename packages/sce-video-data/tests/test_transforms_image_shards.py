@@ -7,13 +7,17 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.utils.data import DataLoader
 from torchvision.io import decode_image, encode_jpeg, encode_png
 
 from sce_video_data.cli import main
-from sce_video_data.image_dataset import ShardImageDataset
-from sce_video_data.image_index import imagefolder_index, stored_image_size
-from sce_video_data.transforms import MultiCrop, RandomResizedCrop, image_sce_views
+from sce_video_data.indexes.images import imagefolder_index, stored_image_size
+from sce_video_data.loading.batch_sampler import BatchRequest, ResumableBatchSampler, sample_seed
+from sce_video_data.loading.batches import PendingBatch
+from sce_video_data.loading.images import ShardImageDataset
+from sce_video_data.loading.loader import BatchLoader
+from sce_video_data.transforms import CenterCrop, MultiCrop, RandomResizedCrop, image_sce_views
+
+pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
 
 
 def _image(seed: int, height: int, width: int) -> torch.Tensor:
@@ -87,13 +91,37 @@ def test_stored_images_match_the_sources(shards: tuple[Path, int, str]) -> None:
 def test_two_crops_through_a_loader_and_the_device_stage(shards: tuple[Path, int, str]) -> None:
     out, _, _ = shards
     crops = MultiCrop((RandomResizedCrop(16, scale=(0.2, 1.0), antialias=True),) * 2)
-    loader = DataLoader(ShardImageDataset(out, transform=crops), batch_size=3, num_workers=0)
-    batch = next(iter(loader))
+    dataset = ShardImageDataset(out, transform=crops)
+    sampler = ResumableBatchSampler(3, 3, seed=1)
+    batch = next(iter(BatchLoader(dataset, sampler, num_workers=1)))
     assert len(batch["image"]) == 2 and all(v.shape == (3, 16, 16, 3) for v in batch["image"])
+    assert sorted(batch["index"].tolist()) == [0, 1, 2]
+    request = next(iter(sampler))
+    for row, (index, position) in enumerate(zip(request.indices, request.positions, strict=True)):
+        plan = dataset.plan(index, torch.Generator().manual_seed(sample_seed(1, 0, position)))
+        image = dataset.reader.read_frames(index, [0])[0]
+        for view, crop in zip(batch["image"], plan.clips[0].views, strict=True):
+            assert torch.equal(view[row], crop.apply(image))
+    assert not torch.equal(batch["image"][0], batch["image"][1])  # two independent crops
     views = [
         view(x, torch.Generator().manual_seed(0)) for view, x in zip(image_sce_views(), batch["image"], strict=True)
     ]
     assert all(v.shape == (3, 3, 16, 16) and v.dtype == torch.float32 for v in views)
+
+
+def test_image_batches_of_one_crop_and_of_mixed_sizes(shards: tuple[Path, int, str]) -> None:
+    out, _, _ = shards
+    request = BatchRequest((2, 0, 1), (0, 1, 2))
+    cropped = ShardImageDataset(out, transform=CenterCrop(24))
+    batch = cropped[request]
+    assert batch["image"].shape == (3, 24, 24, 3) and batch["label"].tolist() == [1, 0, 0]
+    for row, index in enumerate(request.indices):
+        assert torch.equal(batch["image"][row], CenterCrop(24)(cropped.reader.read_frames(index, [0])[0]))
+    plain = ShardImageDataset(out)[request]  # stored sizes differ: one image per sample
+    assert [tuple(image.shape) for image in plain["image"]] == [(32, 32, 3), (32, 48, 3), (50, 30, 3)]
+    plans = cropped.plans(request)
+    finished = PendingBatch(cropped.layout, plans, cropped.jpeg_bytes(plans)).finish("cpu")
+    assert torch.equal(finished["image"], batch["image"]) and torch.equal(finished["index"], batch["index"])
 
 
 def test_video_shards_are_rejected(tmp_path: Path, index_videos: Path) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
+import torch
 from torch.utils.data import DataLoader
 
-from sce_video_data import ShardVideoDataset
+from sce_video_data import ResumableBatchSampler, SamplePlan, ShardVideoDataset
 from sce_video_data.synthetic import write_index_shards
 
 pytestmark = [
@@ -32,10 +32,10 @@ GROWTH_LIMIT_MIB = 4.0  # measured: under 1 MiB for ShardVideoDataset, about 9 M
 class PerVideoRecords(ShardVideoDataset):
     """Control: builds one small Python record per video in each worker (what the shard design avoids)."""
 
-    def __getitems__(self, indices: Any) -> list[dict[str, Any]]:
+    def plan(self, index: int, generator: torch.Generator | None) -> SamplePlan:
         if not hasattr(self, "records"):
             self.records = [{"path": f"class/video_{k:06d}.mp4", "label": k % 7} for k in range(len(self))]
-        return super().__getitems__(indices)
+        return super().plan(index, generator)
 
 
 def _record_pid(folder: Path, worker: int) -> None:
@@ -54,10 +54,10 @@ def _worker_mib(dataset: ShardVideoDataset, tmp: Path, samples: int = 96) -> flo
     order = [(k * 7919) % len(dataset) for k in range(samples)]
     pids = tmp / f"pids-{len(dataset)}-{type(dataset).__name__}"
     pids.mkdir(exist_ok=True)
-    loader = DataLoader(
+    loader = DataLoader(  # what BatchLoader builds, with a persistent worker to measure
         dataset,
-        batch_size=8,
-        sampler=order,
+        batch_size=None,
+        sampler=ResumableBatchSampler(order, 8, shuffle=False),
         num_workers=1,
         persistent_workers=True,  # the worker stays alive after the epoch, to be measured
         worker_init_fn=functools.partial(_record_pid, pids),

@@ -65,6 +65,9 @@ class ClassifyDataConfig:
     """Videos (or images) per evaluation forward; each video gives ``eval_clips × eval_crops`` views."""
     num_workers: int = 4
     """Loader worker processes per device."""
+    decode_device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where shard frames are decoded: ``cpu`` (loader workers), ``cuda`` (batched on the GPU), ``auto`` (the GPU
+    when running on CUDA)."""
 
     def __post_init__(self) -> None:
         positive(

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, Subset
 
 from sce_apps.classify.config import ClassifyDataConfig
 from sce_apps.features import item_ids, multiview_dataset
+from sce_apps.loaders import decode_device
 from sce_video_data import (
     BatchAugmentation,
     Normalize,
@@ -41,11 +42,14 @@ GROUP_PATTERN = re.compile(r"_g(\d+)_c\d+", re.IGNORECASE)
 """UCF101 file names (``v_<Class>_g08_c01.avi``): the clips of one group are cut from one long video."""
 
 
-def train_dataset(data: ClassifyDataConfig) -> ShardDataset:
-    """The training split with its loader-stage crop (one random clip per video, SPEC 5.2 / 5.3; images SPEC 5.1)."""
+def train_dataset(data: ClassifyDataConfig, where: str = "cpu") -> ShardDataset:
+    """The training split with its loader-stage crop (one random clip per video, SPEC 5.2 / 5.3; images SPEC 5.1).
+
+    ``where`` is the decoding device (:func:`sce_apps.loaders.decode_device`).
+    """
     if data.format == "image_shards":
         crop = RandomResizedCrop(data.train_crop_size, scale=data.train_crop_scale, antialias=True)
-        return ShardImageDataset(data.train, transform=crop)
+        return ShardImageDataset(data.train, transform=crop, decode_device=where)
     low, high = data.train_short_side
     return ShardVideoDataset(
         data.train,
@@ -54,13 +58,15 @@ def train_dataset(data: ClassifyDataConfig) -> ShardDataset:
         num_clips=1,
         sampling="random",
         transform=video_train_crop(data.train_crop_size, low, high),
+        decode_device=where,
     )
 
 
-def eval_dataset(data: ClassifyDataConfig, path: str) -> ShardDataset:
+def eval_dataset(data: ClassifyDataConfig, path: str, where: str = "cpu") -> ShardDataset:
     """A split's test views: ``eval_clips × eval_crops`` per video (SPEC 5.2), one centre crop per image (SPEC 5.1)."""
     if data.format == "image_shards":
-        return ShardImageDataset(path, transform=image_eval_crop(data.eval_short_side, data.eval_crop_size))
+        crop = image_eval_crop(data.eval_short_side, data.eval_crop_size)
+        return ShardImageDataset(path, transform=crop, decode_device=where)
     return multiview_dataset(
         path,
         frames=data.frames,
@@ -69,6 +75,7 @@ def eval_dataset(data: ClassifyDataConfig, path: str) -> ShardDataset:
         size=data.eval_short_side,
         crops=data.eval_crops,
         crop_size=data.eval_crop_size,
+        decode_device=where,
     )
 
 
@@ -137,14 +144,17 @@ class Splits:
     test: Dataset | None
 
 
-def build_splits(data: ClassifyDataConfig, seed: int) -> Splits:
+def build_splits(data: ClassifyDataConfig, seed: int, device: torch.device | None = None) -> Splits:
     """Training, validation and test datasets of ``data``; the class names of every split must agree.
+
+    ``device`` is the run's device (``data.decode_device=auto`` decodes on it when it is a GPU).
 
     Raises:
         ValueError: the splits' class names differ, or the held-out split cannot be made.
     """
-    train = train_dataset(data)
-    test = eval_dataset(data, data.test) if data.test else None
+    where = decode_device(data.decode_device, device or torch.device("cpu"))
+    train = train_dataset(data, where)
+    test = eval_dataset(data, data.test, where) if data.test else None
     if test is not None and list(test.class_names) != list(train.class_names):
         raise ValueError(_class_mismatch(data.train, train.class_names, data.test, test.class_names))
     names = list(train.class_names)
@@ -153,7 +163,7 @@ def build_splits(data: ClassifyDataConfig, seed: int) -> Splits:
     if data.val == "test":
         return Splits(train, names, test, "test split (the authors' setting, SPEC 8.2)", test)
     rows, val_rows = heldout_split(item_ids(train), item_labels(train), data.val_fraction, seed)
-    val = Subset(eval_dataset(data, data.train), val_rows)
+    val = Subset(eval_dataset(data, data.train, where), val_rows)
     source = f"held out: {len(val_rows)} of {len(train)} training items (seed {seed})"
     return Splits(Subset(train, rows), names, val, source, test)
 

@@ -6,17 +6,17 @@ every process ends with the same metrics as a single process would compute.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from lightning_fabric import Fabric
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from sce_apps.distributed import gather_in_order, rank_slice
+from sce_apps.loaders import eval_loader
 from sce_video_data import Normalize, to_float_batch
 
 
@@ -97,9 +97,9 @@ def predict(
     model.eval()
     probabilities, labels = [], []
     if len(rows):
-        loader = DataLoader(Subset(dataset, list(rows)), batch_size=batch_size, num_workers=num_workers)
-        batches = math.ceil(len(rows) / batch_size)
-        for batch in tqdm(loader, total=batches, desc=desc, unit="batch", disable=fabric.global_rank != 0, leave=False):
+        loader = eval_loader(dataset, rows, batch_size, num_workers)
+        quiet = fabric.global_rank != 0
+        for batch in tqdm(loader, total=len(loader), desc=desc, unit="batch", disable=quiet, leave=False):
             inputs = batch["video"] if "video" in batch else batch["image"]
             with fabric.autocast():
                 probabilities.append(multiview_probabilities(model, inputs.to(fabric.device), normalize).float())

@@ -18,7 +18,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from lightning_fabric import Fabric
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
@@ -40,10 +39,12 @@ from sce_apps.classify.data import (
 from sce_apps.classify.evaluate import Accuracy, evaluate
 from sce_apps.classify.model import CHECKPOINT_FORMAT, Classifier, build_classifier
 from sce_apps.fabric_launch import launch_fabric
+from sce_apps.loaders import decode_device, train_loader
 from sce_apps.optim import WarmupCosineSchedule
 from sce_apps.run_logs import make_loggers, plot_curves, write_config
 from sce_apps.settings import FabricConfig
-from sce_video_data import ResumableDistributedSampler
+from sce_apps.shard_checks import check_classify_shards
+from sce_video_data import BatchLoader, ResumableBatchSampler
 
 BEST = "best.ckpt"
 
@@ -151,7 +152,8 @@ class Run:
     model: Classifier
     wrapped: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    sampler: ResumableDistributedSampler
+    loader: BatchLoader
+    sampler: ResumableBatchSampler
     steps_per_epoch: int
     total_steps: int
     lr: WarmupCosineSchedule
@@ -163,9 +165,10 @@ def main(
 ) -> Path:
     """Build data, model and optimizer; train with validation (or only test ``test_checkpoint``); test."""
     fabric.seed_everything(config.train.seed)
+    check_classify_shards(config, test_only=test_checkpoint is not None, rank=fabric.global_rank)
     if test_checkpoint is not None:
         return _test_only(fabric, config, Path(test_checkpoint), out_dir)
-    splits = build_splits(config.data, config.train.seed)
+    splits = build_splits(config.data, config.train.seed, fabric.device)
     num_classes = _num_classes(config.model, splits.class_names)
     world = fabric.world_size
     model = build_classifier(config.model, num_classes, sync_batchnorm=config.fabric.sync_batchnorm and world > 1).to(
@@ -191,8 +194,13 @@ def main(
     o = config.optim
     optimizer = torch.optim.SGD(trainable, lr=0.0, momentum=o.momentum, weight_decay=o.weight_decay)
     wrapped, optimizer = fabric.setup(model, optimizer)
-    sampler = ResumableDistributedSampler(
-        num_samples, num_replicas=world, rank=fabric.global_rank, seed=config.train.seed
+    loader, sampler = train_loader(
+        splits.train,
+        config.train.global_batch_size // world,
+        world=world,
+        rank=fabric.global_rank,
+        seed=config.train.seed,
+        num_workers=config.data.num_workers,
     )
     schedule = WarmupCosineSchedule.from_epochs(
         o.initial_lr,
@@ -203,7 +211,18 @@ def main(
         total_steps=total_steps,
     )
     run = Run(
-        fabric, config, splits, model, wrapped, optimizer, sampler, steps_per_epoch, total_steps, schedule, out_dir
+        fabric,
+        config,
+        splits,
+        model,
+        wrapped,
+        optimizer,
+        loader,
+        sampler,
+        steps_per_epoch,
+        total_steps,
+        schedule,
+        out_dir,
     )
     start_step, best = _restore(run, resume)
     if fabric.global_rank == 0:
@@ -230,15 +249,6 @@ def fit(run: Run, start_step: int, best: dict[str, Any] | None) -> dict[str, Any
     fabric, config = run.fabric, run.config
     augment = train_augmentation(config.data)
     generator = torch.Generator(device=fabric.device)
-    local_batch = config.train.global_batch_size // fabric.world_size
-    loader = DataLoader(
-        run.splits.train,
-        batch_size=local_batch,
-        sampler=run.sampler,
-        num_workers=config.data.num_workers,
-        drop_last=True,
-        pin_memory=torch.cuda.is_available(),
-    )
     step, epoch = start_step, start_step // run.steps_per_epoch
     progress = tqdm(
         total=run.total_steps, initial=step, disable=fabric.global_rank != 0, desc=config.protocol, unit="step"
@@ -248,8 +258,7 @@ def fit(run: Run, start_step: int, best: dict[str, Any] | None) -> dict[str, Any
         tick = time.perf_counter()
         while step < run.total_steps:
             run.sampler.set_epoch(epoch)
-            torch.manual_seed(config.train.seed + 1000 * epoch + fabric.global_rank)  # loader workers' seeds
-            for batch in loader:
+            for batch in run.loader:
                 generator.manual_seed(config.train.seed * 1_000_003 + step * 1009 + fabric.global_rank)
                 inputs = augment(batch_inputs(batch).to(fabric.device, non_blocking=True), generator)
                 labels = batch["label"].to(fabric.device)
@@ -338,14 +347,13 @@ def _evaluate(fabric: Fabric, model: Classifier, dataset: Any, data: ClassifyDat
 
 
 def _payload(run: Run, step: int, best: dict[str, Any] | None) -> dict[str, Any]:
-    consumed = (step % run.steps_per_epoch) * (run.config.train.global_batch_size // run.fabric.world_size)
     return {
         "format": CHECKPOINT_FORMAT,
         "protocol": run.config.protocol,
         "step": step,
         "model": run.model.state_dict(),
         "optimizer": run.optimizer.state_dict(),
-        "sampler": run.sampler.state_dict(consumed),
+        "sampler": run.sampler.state_dict(batches_done=step % run.steps_per_epoch),
         "rng": {"torch": torch.get_rng_state()},
         "best": best,
         "class_names": run.splits.class_names,
@@ -461,7 +469,7 @@ def _test_only(fabric: Fabric, config: ClassifyConfig, checkpoint: Path, out_dir
     payload = load_checkpoint(checkpoint, CHECKPOINT_FORMAT)
     saved_model = ClassifyModelConfig(**{**payload["config"]["model"], "checkpoint": None, "init_from": None})
     config = dataclasses.replace(config, protocol=payload["protocol"], model=saved_model)
-    dataset = eval_dataset(config.data, config.data.test)
+    dataset = eval_dataset(config.data, config.data.test, decode_device(config.data.decode_device, fabric.device))
     class_names = list(dataset.class_names)
     model = build_classifier(saved_model, _num_classes(saved_model, class_names)).to(fabric.device)
     _load_classifier(checkpoint, model, config, class_names, payload)

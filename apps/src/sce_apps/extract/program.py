@@ -20,6 +20,8 @@ from lightning_fabric import Fabric
 from sce_apps.distributed import rank_slice
 from sce_apps.fabric_launch import launch_fabric
 from sce_apps.features import extract_features, multiview_dataset
+from sce_apps.loaders import decode_device
+from sce_apps.shard_checks import check_extract_shards
 from sce_backbones import build_trunk, load_trunk_weights
 from sce_retrieval import FeatureBank
 
@@ -52,6 +54,8 @@ class ExtractConfig:
     """Videos per forward pass (each gives clips × crops views)."""
     num_workers: int = 2
     """Loader workers per process."""
+    decode_device: str = "auto"
+    """Where frames are decoded: ``cpu`` (loader workers), ``cuda`` (batched on the GPU), ``auto`` (the GPU if any)."""
     seed: int = 0
     """Seed of the random initialisation (only without a checkpoint)."""
 
@@ -94,6 +98,7 @@ def extract(
 
 def run(fabric: Fabric, config: ExtractConfig) -> Path:
     """Extract this process's slice, then merge on rank 0."""
+    check_extract_shards(config, rank=fabric.global_rank)
     out = Path(config.out)
     trunk = _trunk(config)
     dataset = multiview_dataset(
@@ -103,6 +108,7 @@ def run(fabric: Fabric, config: ExtractConfig) -> Path:
         clips=config.clips,
         size=config.size,
         crops=config.crops,
+        decode_device=decode_device(config.decode_device, fabric.device),
     )
     rows = rank_slice(len(dataset), fabric.global_rank, fabric.world_size)
     part = _part_path(out, config, fabric.global_rank, fabric.world_size)
@@ -141,6 +147,7 @@ def _trunk(config: ExtractConfig) -> torch.nn.Module:
 def _fingerprint(config: ExtractConfig) -> str:
     fields = dataclasses.asdict(config)
     fields.pop("num_workers")
+    fields.pop("decode_device")
     fields.pop("batch_size")
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 

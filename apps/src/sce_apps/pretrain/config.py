@@ -54,6 +54,9 @@ class DataConfig:
     """Batched photometric views on the device: SPEC 4.3 (video), SPEC 3.3 (images) or none (tests)."""
     num_workers: int = 4
     """Loader worker processes per device."""
+    decode_device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where shard frames are decoded: ``cpu`` (loader workers), ``cuda`` (batched on the GPU), ``auto`` (the GPU
+    when training on CUDA)."""
     synthetic_size: int = 64
     """Number of samples of the ``synthetic`` format."""
     synthetic_resolution: int = 32

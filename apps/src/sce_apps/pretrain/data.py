@@ -1,23 +1,22 @@
-"""Training data of the pretraining program: datasets, the resumable loader, and the device-side views."""
+"""Training data of the pretraining program: datasets (batch-native, sce-video-data) and the device-side views."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from sce_apps.loaders import decode_device
 from sce_apps.pretrain.config import DataConfig
 from sce_video_data import (
     BatchAugmentation,
+    BatchRequest,
     Compose,
     MultiCrop,
     RandomResizedCrop,
-    RandomTemporalDifference,
-    ResumableDistributedSampler,
     ShardImageDataset,
     ShardVideoDataset,
     VideoFileDataset,
@@ -25,6 +24,7 @@ from sce_video_data import (
     image_multicrop_local_view,
     image_sce_views,
     to_float_batch,
+    video_pretrain_crop,
     video_sce_views,
 )
 from sce_video_data.indexes import folders_index, hmdb51_index, kinetics_csv_index, ucf101_index
@@ -46,32 +46,47 @@ class SyntheticClips(Dataset[dict[str, Any]]):
     def __len__(self) -> int:
         return self.size
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        generator = torch.Generator().manual_seed(index)
+    decode_device = torch.device("cpu")
+
+    def __getitem__(self, key: int | BatchRequest) -> dict[str, Any]:
+        if isinstance(key, BatchRequest):
+            samples = [self[i] for i in key.indices]
+            return {
+                "video": torch.stack([s["video"] for s in samples]),
+                "label": torch.tensor([s["label"] for s in samples]),
+                "index": torch.tensor(key.indices),
+            }
+        generator = torch.Generator().manual_seed(key)
         time = (self.frames,) if self.frames else ()
         shape = (self.num_crops, *time, self.resolution, self.resolution, 3)
         video = torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8)
-        return {"video": video, "label": index % 10, "index": index}
+        return {"video": video, "label": key % 10, "index": key}
 
 
-def clip_crop(data: DataConfig) -> Callable[[Tensor], Tensor]:
-    """The per-clip loader stage of SPEC 4.2: temporal difference (p), then one random-resized crop per clip."""
-    crop = RandomResizedCrop(data.crop_size, scale=data.crop_scale, ratio=(3.0 / 4.0, 4.0 / 3.0), antialias=False)
-    if data.time_difference_prob == 0:
-        return Compose((crop,))
-    return Compose((RandomTemporalDifference(data.time_difference_prob), crop))
+def clip_crop(data: DataConfig) -> Compose:
+    """The per-clip loader stage of SPEC 4.2 (the package preset): temporal difference (p), random-resized crop."""
+    return video_pretrain_crop(data.crop_size, data.time_difference_prob, data.crop_scale)
 
 
-def build_dataset(data: DataConfig, *, image: bool) -> Dataset[dict[str, Any]]:
-    """The training dataset of ``data`` (two random clips per video, SPEC 4.2)."""
+def build_dataset(data: DataConfig, *, image: bool, device: torch.device | None = None) -> Dataset[dict[str, Any]]:
+    """The training dataset of ``data`` (two random clips per video, SPEC 4.2), decoding on ``data.decode_device``.
+
+    ``device`` is the training device (``data.decode_device=auto`` decodes on it when it is a GPU).
+    """
+    where = decode_device(data.decode_device, device or torch.device("cpu"))
     if data.format == "synthetic":
         crops = 2 + data.num_local_crops
         return SyntheticClips(data.synthetic_size, crops, 0 if image else data.frames, data.synthetic_resolution)
     if data.format == "image_shards":
-        return _image_dataset(data)
+        return _image_dataset(data, where)
     if data.format == "video_shards":
         return ShardVideoDataset(
-            data.path, frames=data.frames, clip_duration=data.clip_duration, num_clips=2, transform=clip_crop(data)
+            data.path,
+            frames=data.frames,
+            clip_duration=data.clip_duration,
+            num_clips=2,
+            transform=clip_crop(data),
+            decode_device=where,
         )
     items, class_names = _video_index(data)
     return VideoFileDataset(
@@ -97,7 +112,7 @@ def _video_index(data: DataConfig) -> tuple[list[tuple[str, int]], list[str]]:
     return index(data.splits or data.path, split=data.split, split_id=data.split_id)
 
 
-def _image_dataset(data: DataConfig) -> Dataset[dict[str, Any]]:
+def _image_dataset(data: DataConfig, where: str) -> Dataset[dict[str, Any]]:
     """Images as two global crops (SPEC 3.3: scale 0.2-1, antialiased) and the first ``num_local_crops`` locals."""
     if data.num_local_crops > 4:
         raise ValueError(
@@ -105,22 +120,7 @@ def _image_dataset(data: DataConfig) -> Dataset[dict[str, Any]]:
         )
     crop = RandomResizedCrop(data.crop_size, scale=data.crop_scale, ratio=(3.0 / 4.0, 4.0 / 3.0), antialias=True)
     local = image_multi_crop().crops[2 : 2 + data.num_local_crops]
-    return ShardImageDataset(data.path, transform=MultiCrop((crop, crop, *local)))
-
-
-def build_loader(
-    dataset: Dataset[dict[str, Any]], batch_size: int, num_workers: int, sampler: ResumableDistributedSampler
-) -> DataLoader[dict[str, Any]]:
-    """A loader of whole batches (``drop_last``: every step has exactly ``batch_size`` samples, SPEC 1.1)."""
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=num_workers,
-        drop_last=True,
-        pin_memory=torch.cuda.is_available(),
-        persistent_workers=False,
-    )
+    return ShardImageDataset(data.path, transform=MultiCrop((crop, crop, *local)), decode_device=where)
 
 
 @dataclass

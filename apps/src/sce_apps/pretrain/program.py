@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
 from sce_apps.fabric_launch import launch_fabric
+from sce_apps.loaders import train_loader
 from sce_apps.optim import LARS, WarmupCosineSchedule
 from sce_apps.pretrain.config import (
     DataConfig,
@@ -28,12 +29,13 @@ from sce_apps.pretrain.config import (
     SCEConfig,
     TrainConfig,
 )
-from sce_apps.pretrain.data import build_dataset, build_loader, device_views
+from sce_apps.pretrain.data import build_dataset, device_views
 from sce_apps.pretrain.learner import SCELearner
 from sce_apps.run_logs import make_loggers, plot_curves, write_config
+from sce_apps.shard_checks import check_pretrain_shards
 from sce_backbones import cosine_momentum
 from sce_losses import NonFiniteInputError
-from sce_video_data import ResumableDistributedSampler
+from sce_video_data import BatchLoader, ResumableBatchSampler
 
 IMAGE_TRUNKS = ("resnet18", "resnet50")
 
@@ -84,7 +86,8 @@ def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | No
         )
     local_batch = config.train.global_batch_size // world
     image = config.model.trunk in IMAGE_TRUNKS
-    dataset = build_dataset(config.data, image=image)
+    check_pretrain_shards(config.data, rank=fabric.global_rank)
+    dataset = build_dataset(config.data, image=image, device=fabric.device)
     num_samples = len(dataset)  # type: ignore[arg-type]
     steps_per_epoch = num_samples // config.train.global_batch_size
     if steps_per_epoch == 0:
@@ -104,16 +107,17 @@ def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | No
     learner.to(fabric.device)
     optimizer = _optimizer(config.optim, learner)
     online, optimizer = fabric.setup(learner.online, optimizer)
-    sampler = ResumableDistributedSampler(
-        num_samples,
-        num_replicas=world,
+    loader, sampler = train_loader(
+        dataset,
+        local_batch,
+        world=world,
         rank=fabric.global_rank,
         seed=config.train.seed,
+        num_workers=config.data.num_workers,
     )
     start_step = _restore(fabric, learner, optimizer, sampler, out_dir, resume, config)
     if fabric.global_rank == 0:
         write_config(out_dir, dataclasses.asdict(config))
-    loader = build_loader(dataset, local_batch, config.data.num_workers, sampler)
     schedule = Schedule(config, steps_per_epoch, total_steps)
     return fit(fabric, config, learner, online, optimizer, loader, sampler, schedule, start_step, out_dir)
 
@@ -171,8 +175,8 @@ def fit(
     learner: SCELearner,
     online: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    loader: torch.utils.data.DataLoader,
-    sampler: ResumableDistributedSampler,
+    loader: BatchLoader,
+    sampler: ResumableBatchSampler,
     schedule: Schedule,
     start_step: int,
     out_dir: Path,
@@ -196,7 +200,6 @@ def fit(
         data_time = compute_time = 0.0
         while step < schedule.total_steps:
             sampler.set_epoch(epoch)
-            torch.manual_seed(config.train.seed + 1000 * epoch + fabric.global_rank)  # loader workers' seeds
             tick = time.perf_counter()
             for batch in loader:
                 loaded = time.perf_counter()
@@ -292,20 +295,19 @@ def _save(
     config: PretrainConfig,
     learner: SCELearner,
     optimizer: torch.optim.Optimizer,
-    sampler: ResumableDistributedSampler,
+    sampler: ResumableBatchSampler,
     schedule: Schedule,
     step: int,
     out_dir: Path,
 ) -> Path:
     directory = out_dir / "checkpoints"
     path = checkpoint_path(directory, step)
-    consumed = (step % schedule.steps_per_epoch) * (config.train.global_batch_size // fabric.world_size)
     payload: dict[str, Any] = {
         "format": "sce-pretrain/1",
         "step": step,
         "learner": learner.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "sampler": sampler.state_dict(consumed),
+        "sampler": sampler.state_dict(batches_done=step % schedule.steps_per_epoch),
         "rng": {"torch": torch.get_rng_state()},
         "schedule": {
             "lr": schedule.lr(step - 1),
@@ -326,7 +328,7 @@ def _restore(
     fabric: Fabric,
     learner: SCELearner,
     optimizer: torch.optim.Optimizer,
-    sampler: ResumableDistributedSampler,
+    sampler: ResumableBatchSampler,
     out_dir: Path,
     resume: str | None,
     config: PretrainConfig,

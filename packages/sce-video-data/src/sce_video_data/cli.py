@@ -11,13 +11,14 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from sce_video_data.image_index import encode_image_item, imagefolder_index
 from sce_video_data.indexes import folders_index, hmdb51_index, kinetics_csv_index, list_index, ucf101_index
-from sce_video_data.item_encoding import EncodeParams, encode_video_item
-from sce_video_data.shard_build import BuildReport, build_shards
-from sce_video_data.shard_check import shard_info, verify_shards
-from sce_video_data.shard_format import FAILURES_FILE
+from sce_video_data.indexes.images import encode_image_item, imagefolder_index
+from sce_video_data.shards.build import BuildReport, build_shards
+from sce_video_data.shards.check import shard_info, verify_shards
+from sce_video_data.shards.encoding import EncodeParams, encode_video_item
+from sce_video_data.shards.format import FAILURES_FILE
 
 __all__ = ["LAYOUTS", "main", "parse_size"]
 
@@ -145,12 +146,23 @@ def _info(args: argparse.Namespace) -> int:
     for key in ("path", "items", "classes", "frames", "shards", "failures"):
         print(f"{key:>9}: {info[key]}")
     print(f"{'bytes':>9}: {info['bytes']} ({info['bytes'] / 2**20:.1f} MiB)")
-    params = info["parameters"]
-    fps = params["fps"] or "native"
-    print(f"{'stored':>9}: short side {params['short_side']}, fps {fps}, quality {params['quality']}")
+    if info["kind"] == "images":
+        print(f"{'per image':>9}: {info['bytes'] / max(1, info['items']):.0f} bytes")
+    else:
+        print(f"{'duration':>9}: {info['duration']:.1f} s of video")
+        rate = info["bytes_per_second"]
+        print(f"{'bytes/s':>9}: " + (f"{rate:.0f} per video-second ({rate / 2**10:.1f} KiB/s)" if rate else "n/a"))
+    print(f"{'stored':>9}: {_stored(info)}")
     for problem in info["problems"]:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if info["problems"] else 0
+
+
+def _stored(info: dict[str, Any]) -> str:
+    """``short side 256, fps native, quality 90`` from :func:`shard_info` (``?`` where the build did not record it)."""
+    side, quality = info["short_side"], info["quality"]
+    fps = info["fps"] or ("native" if "fps" in info["parameters"] else "?")
+    return f"short side {'?' if side is None else side}, fps {fps}, quality {'?' if quality is None else quality}"
 
 
 def _verify(args: argparse.Namespace) -> int:

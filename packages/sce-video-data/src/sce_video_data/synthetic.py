@@ -17,9 +17,9 @@ import av
 import numpy as np
 import torch
 
-from sce_video_data.item_encoding import encode_frames
-from sce_video_data.shard_finalize import finalize
-from sce_video_data.shard_writer import EncodedItem, ShardWriter
+from sce_video_data.shards.encoding import encode_frames
+from sce_video_data.shards.finalize import finalize
+from sce_video_data.shards.writer import EncodedItem, ShardWriter
 
 __all__ = ["decode_frame_index", "index_frame", "write_index_shards", "write_index_video"]
 

@@ -36,6 +36,7 @@ from sce_video_data.transforms.hsv import adjust_hue, hsv_to_rgb, rgb_to_hsv
 from sce_video_data.transforms.multiview import Compose, MultiCrop, UniformCrop, uniform_crop
 from sce_video_data.transforms.params import apply_mask
 from sce_video_data.transforms.pipeline import BatchAugmentation
+from sce_video_data.transforms.plans import SpatialPlan, plan_clip, plan_spatial
 from sce_video_data.transforms.presets import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -51,6 +52,7 @@ from sce_video_data.transforms.presets import (
     image_two_crops,
     video_eval_crop,
     video_eval_normalization,
+    video_eval_views,
     video_finetune_augmentation,
     video_linear_augmentation,
     video_pretrain_crop,
@@ -81,6 +83,7 @@ __all__ = [
     "RandomSolarize",
     "RandomTemporalDifference",
     "ShortSideScale",
+    "SpatialPlan",
     "UniformCrop",
     "UniformTemporalSubsample",
     "adjust_brightness",
@@ -101,6 +104,8 @@ __all__ = [
     "image_multicrop_local_view",
     "image_sce_views",
     "image_two_crops",
+    "plan_clip",
+    "plan_spatial",
     "resize",
     "rgb_to_grayscale",
     "rgb_to_hsv",
@@ -108,6 +113,7 @@ __all__ = [
     "to_float_batch",
     "uniform_crop",
     "video_eval_crop",
+    "video_eval_views",
     "video_eval_normalization",
     "video_finetune_augmentation",
     "video_linear_augmentation",

@@ -72,13 +72,13 @@ class UniformCrop:
 
 @dataclass(frozen=True)
 class MultiCrop:
-    """Independent random resized crops of one image or clip (e.g. 2 global + 4 local, SPEC 3.3).
+    """Several independent views of one image or clip: crops (e.g. 2 global + 4 local, SPEC 3.3) or test views.
 
     Attributes:
-        crops: One crop per output view, applied in order.
+        crops: One loader transform per output view, applied in order.
     """
 
-    crops: tuple[RandomResizedCrop, ...]
+    crops: tuple[FrameTransform | RandomResizedCrop, ...]
 
     def __post_init__(self) -> None:
         if not self.crops:

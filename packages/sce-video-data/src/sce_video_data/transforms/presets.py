@@ -136,9 +136,14 @@ def image_eval_normalization() -> Normalize:
     return Normalize(IMAGENET_MEAN, IMAGENET_STD)
 
 
-def video_pretrain_crop(size: int = 224, temporal_difference_p: float = 0.2) -> Compose:
-    """Loader stage of a pretraining clip (SPEC 4.2): temporal difference p=0.2, then a 224 crop, scale (0.2, 0.766)."""
-    crop = RandomResizedCrop(size, scale=(0.2, 0.766), ratio=(3.0 / 4.0, 4.0 / 3.0), antialias=False)
+def video_pretrain_crop(
+    size: int = 224, temporal_difference_p: float = 0.2, scale: tuple[float, float] = (0.2, 0.766)
+) -> Compose:
+    """Loader stage of a pretraining clip (SPEC 4.2): temporal difference p=0.2, then a 224 crop, scale (0.2, 0.766).
+
+    In a dataset the temporal difference pairs each kept frame with the next stored frame (SPEC 4.2).
+    """
+    crop = RandomResizedCrop(size, scale=scale, ratio=(3.0 / 4.0, 4.0 / 3.0), antialias=False)
     if temporal_difference_p == 0:
         return Compose((crop,))
     return Compose((RandomTemporalDifference(temporal_difference_p), crop))
@@ -152,6 +157,20 @@ def video_train_crop(size: int = 224, min_size: int = 256, max_size: int = 320) 
 def video_eval_crop(spatial_idx: int, size: int = 256) -> Compose:
     """Loader stage of one test view (SPEC 5.2): short side 256, then crop ``spatial_idx`` (0, 1, 2) of size 256."""
     return Compose((ShortSideScale(size), UniformCrop(size, spatial_idx)))
+
+
+def video_eval_views(size: int = 256, crops: int = 3, crop_size: int | None = None) -> MultiCrop:
+    """The test views of a clip (SPEC 5.2): short side ``size``, then 3 uniform crops (or the centre one).
+
+    The crops are ``crop_size`` square (``size`` when None: 256 crops at short side 256, as SPEC 5.2).
+    """
+    if crops not in (1, 3):
+        raise ValueError(f"crops must be 1 (centre) or 3 (left, centre, right), got {crops}")
+    side = size if crop_size is None else crop_size
+    if not 0 < side <= size:
+        raise ValueError(f"crop_size must be in [1, size={size}], got {crop_size}")
+    indices = (1,) if crops == 1 else (0, 1, 2)
+    return MultiCrop(tuple(Compose((ShortSideScale(size), UniformCrop(side, i))) for i in indices))
 
 
 def image_two_crops(size: int = 224) -> MultiCrop:

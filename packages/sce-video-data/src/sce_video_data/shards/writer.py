@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from sce_video_data.atomic import temporary_path
-from sce_video_data.shard_format import FRAME_ARRAYS, shard_file, sidecar_file
+from sce_video_data.shards.atomic import temporary_path
+from sce_video_data.shards.format import FRAME_ARRAYS, shard_file, sidecar_file
 
 __all__ = ["EncodedItem", "ShardWriter", "read_sidecar", "sidecar_is_complete"]
 

@@ -19,9 +19,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from torchvision.io import ImageReadMode, decode_jpeg
 
 __all__ = [
     "JPEG_DECODERS",
+    "decode_jpeg_frame",
+    "decode_jpegs",
     "TURBO",
     "DirectDecoder",
     "decode_jpeg_into",
@@ -69,6 +72,19 @@ def resolve_jpeg_decoder(name: str) -> str:
             "(or use jpeg_decoder='torchvision')"
         )
     return name
+
+
+def decode_jpegs(data: list[torch.Tensor], device: str | torch.device = "cpu") -> list[torch.Tensor]:
+    """Decode JPEG byte tensors to RGB ``(3, H, W)`` uint8 with torchvision's batched decoder (GPU when asked)."""
+    if not data:
+        return []
+    return list(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
+
+
+def decode_jpeg_frame(data: torch.Tensor) -> torch.Tensor:
+    """Decode one JPEG byte tensor on the CPU to contiguous uint8 ``(H, W, 3)`` RGB with torchvision's decoder."""
+    image = decode_jpeg(data, mode=ImageReadMode.RGB)
+    return image.permute(1, 2, 0)  # the decoder returns a (3, H, W) view of (H, W, 3) memory
 
 
 def jpeg_shape(data: np.ndarray | torch.Tensor) -> tuple[int, int, int] | None:

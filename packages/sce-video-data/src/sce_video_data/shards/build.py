@@ -20,11 +20,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from sce_video_data.atomic import atomic_write_json
-from sce_video_data.item_encoding import EncodeParams, encode_video_item
-from sce_video_data.shard_finalize import finalize
-from sce_video_data.shard_format import FORMAT_VERSION, PLAN_FILE, SHARD_DIR
-from sce_video_data.shard_writer import EncodedItem, ShardWriter, sidecar_is_complete
+from sce_video_data.shards.atomic import atomic_write_json
+from sce_video_data.shards.encoding import EncodeParams, encode_video_item
+from sce_video_data.shards.finalize import finalize
+from sce_video_data.shards.format import FORMAT_VERSION, PLAN_FILE, SHARD_DIR
+from sce_video_data.shards.writer import EncodedItem, ShardWriter, sidecar_is_complete
 
 __all__ = ["BuildReport", "build_shards"]
 

@@ -15,7 +15,14 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-__all__ = ["ResumableDistributedSampler"]
+__all__ = ["ResumableDistributedSampler", "epoch_order"]
+
+
+def epoch_order(num_samples: int, seed: int, epoch: int, shuffle: bool = True) -> list[int]:
+    """The order of ``range(num_samples)`` in ``epoch``: ``randperm`` seeded with ``seed + epoch``, or the identity."""
+    if not shuffle:
+        return list(range(num_samples))
+    return torch.randperm(num_samples, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
 
 
 class ResumableDistributedSampler(Sampler[int]):
@@ -74,11 +81,7 @@ class ResumableDistributedSampler(Sampler[int]):
 
     def indices(self, epoch: int) -> list[int]:
         """All indices this rank gets in ``epoch`` (from the start of the epoch)."""
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + epoch)
-            order = torch.randperm(self.num_samples, generator=generator).tolist()
-        else:
-            order = list(range(self.num_samples))
+        order = epoch_order(self.num_samples, self.seed, epoch, self.shuffle)
         total = self.per_rank * self.num_replicas
         if total > len(order):
             order = (order * (total // max(len(order), 1) + 1))[:total]

@@ -1,7 +1,7 @@
 """ImageFolder trees as shard inputs: the index and the encoder of one-frame items.
 
 ``sce-shards build --layout imagefolder`` stores each image as an item of one JPEG frame in the same shard format as
-the videos (:mod:`sce_video_data.shard_writer`), so :class:`~sce_video_data.image_dataset.ShardImageDataset` reads
+the videos (:mod:`sce_video_data.shards.writer`), so :class:`~sce_video_data.loading.images.ShardImageDataset` reads
 them with the same memory-mapped machinery. An image that cannot be decoded is reported by the build (its reason in
 ``failures.jsonl``) and skipped.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 from torchvision.io import ImageReadMode, decode_image, encode_jpeg
 
-from sce_video_data.indexes import folders_index
-from sce_video_data.item_encoding import EncodeParams
-from sce_video_data.shard_writer import EncodedItem
+from sce_video_data.indexes.videos import folders_index
+from sce_video_data.shards.encoding import EncodeParams
+from sce_video_data.shards.writer import EncodedItem
 from sce_video_data.transforms.resize import resize
 
 __all__ = ["IMAGE_EXTENSIONS", "encode_image_item", "imagefolder_index", "stored_image_size"]

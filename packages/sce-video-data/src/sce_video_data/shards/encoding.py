@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torchvision.io import encode_jpeg
 
-from sce_video_data.decoding import iter_frames, probe, resized_size
-from sce_video_data.shard_writer import EncodedItem
+from sce_video_data.codecs.video import iter_frames, probe, resized_size
+from sce_video_data.shards.writer import EncodedItem
 
 __all__ = ["EncodeParams", "encode_frames", "encode_video_item"]
 

@@ -16,13 +16,22 @@ from typing import Any
 
 import numpy as np
 import torch
-from torchvision.io import ImageReadMode, decode_jpeg
 
-from sce_video_data.shard_format import ShardIndex, shard_file
+from sce_video_data.codecs.jpeg import decode_jpegs
+from sce_video_data.shards.format import ShardIndex, shard_file
 
-__all__ = ["ItemInfo", "ShardReader", "decode_jpeg_frame", "decode_jpegs"]
+__all__ = ["ItemInfo", "ShardReader"]
 
-_INFO_FIELDS = ("item_first_frame", "item_num_frames", "item_fps", "item_duration", "item_cfr", "item_label")
+_INFO_FIELDS = (
+    "item_first_frame",
+    "item_num_frames",
+    "item_fps",
+    "item_duration",
+    "item_cfr",
+    "item_label",
+    "item_height",
+    "item_width",
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,8 @@ class ItemInfo:
         cfr: True when frame ``i`` is at ``i / fps``; otherwise use ``times``.
         label: Class label.
         times: Frame timestamps in seconds (read-only view).
+        height: Height of the stored frames.
+        width: Width of the stored frames.
     """
 
     num_frames: int
@@ -44,37 +55,8 @@ class ItemInfo:
     cfr: bool
     label: int
     times: np.ndarray
-
-
-def decode_jpegs(data: list[torch.Tensor], device: str | torch.device = "cpu") -> list[torch.Tensor]:
-    """Decode JPEG byte tensors to RGB ``(3, H, W)`` uint8 with torchvision's batched decoder (GPU when asked)."""
-    if not data:
-        return []
-    return list(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
-
-
-def _jpeg_op() -> Any:
-    """The CPU JPEG decoding operator of torchvision (what ``decode_jpeg`` calls for each image), or None."""
-    try:
-        return torch.ops.image.decode_jpeg
-    except (AttributeError, RuntimeError):  # pragma: no cover - torchvision without its image extension
-        return None
-
-
-_JPEG_OP: list[Any] = []
-
-
-def decode_jpeg_frame(data: torch.Tensor) -> torch.Tensor:
-    """Decode one JPEG byte tensor on the CPU to contiguous uint8 ``(H, W, 3)`` RGB.
-
-    Calls the operator that ``torchvision.io.decode_jpeg`` runs for each image (same pixels), without the wrapper's
-    per-call checks and deprecation warning, which cost about as much as copying a small decoded frame.
-    """
-    if not _JPEG_OP:
-        _JPEG_OP.append(_jpeg_op())
-    op = _JPEG_OP[0]
-    image = decode_jpeg(data, mode=ImageReadMode.RGB) if op is None else op(data, ImageReadMode.RGB.value, False)
-    return image.permute(1, 2, 0)  # the decoder returns a (3, H, W) view of (H, W, 3) memory
+    height: int = 0
+    width: int = 0
 
 
 class ShardReader:
@@ -119,8 +101,8 @@ class ShardReader:
         fields = [a[name][rows].tolist() for name in _INFO_FIELDS]
         times = a["frame_time"]
         return [
-            ItemInfo(n, fps, duration, cfr, label, times[first : first + n])
-            for first, n, fps, duration, cfr, label in zip(*fields, strict=True)
+            ItemInfo(n, fps, duration, cfr, label, times[first : first + n], height, width)
+            for first, n, fps, duration, cfr, label, height, width in zip(*fields, strict=True)
         ]
 
     def _rows(self, indices: Sequence[int]) -> np.ndarray:

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from sce_video_data.__about__ import __version__
-from sce_video_data.atomic import atomic_write_bytes, atomic_write_json
-from sce_video_data.shard_format import FAILURES_FILE, FORMAT_VERSION, MANIFEST_FILE, save_index
-from sce_video_data.shard_writer import read_sidecar
+from sce_video_data.shards.atomic import atomic_write_bytes, atomic_write_json
+from sce_video_data.shards.format import FAILURES_FILE, FORMAT_VERSION, MANIFEST_FILE, save_index
+from sce_video_data.shards.writer import read_sidecar
 
 __all__ = ["finalize"]
 

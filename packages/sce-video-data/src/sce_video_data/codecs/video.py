@@ -110,11 +110,17 @@ def _to_array(frame: Any, size: tuple[int, int] | None) -> np.ndarray:
 
 
 def _timed_frames(container: Any, stream: Any, seek_time: float | None) -> Iterator[tuple[float, Any]]:
-    """Decode from the keyframe at or before ``seek_time`` (None: from the start); yield ``(time_s, frame)``."""
+    """Decode from the keyframe at or before ``seek_time``; yield ``(time_s, frame)``.
+
+    ``seek_time`` None decodes from the current position (only for a freshly opened container). Any other value
+    seeks, even to the start: the seek also flushes the decoder, which an earlier read may have left mid-stream or
+    drained at the end of the file (a drained decoder refuses new packets with an end-of-file error).
+    """
     start = _start_pts(stream)
     tb = float(stream.time_base)
-    if seek_time is not None and seek_time > 0:
-        container.seek(start + int(math.floor(seek_time / tb)), stream=stream, backward=True, any_frame=False)
+    if seek_time is not None:
+        target = start + max(0, math.floor(seek_time / tb))
+        container.seek(target, stream=stream, backward=True, any_frame=False)
     for frame in container.decode(stream):
         pts = frame.pts if frame.pts is not None else frame.dts
         if pts is None:
@@ -183,7 +189,6 @@ class VideoFile:
         try:
             found = _collect(container, stream, keys, key_of, seek_time, self._size)
             if found is None:  # the seek landed after the first wanted frame: decode from the start instead
-                container.seek(_start_pts(stream), stream=stream, backward=True, any_frame=False)
                 found = _collect(container, stream, keys, key_of, 0.0, self._size)
         except av.error.FFmpegError as err:
             raise ValueError(f"{self.path}: decoding failed ({err})") from err

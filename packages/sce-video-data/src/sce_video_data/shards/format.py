@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from sce_video_data.atomic import atomic_write_json, atomic_write_npy
+from sce_video_data.shards.atomic import atomic_write_json, atomic_write_npy
 
 __all__ = [
     "FAILURES_FILE",

@@ -1,0 +1,1 @@
+"""Loading: clip sampling, the resumable batch sampler, and datasets that decode whole planned batches."""

@@ -1,0 +1,1 @@
+"""The shard format: writing (:mod:`.writer`, :mod:`.build`), reading (:mod:`.reader`) and checking (:mod:`.check`)."""
