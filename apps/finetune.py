@@ -1,7 +1,10 @@
-r"""Finetuning entry script (``sce finetune``); runs unchanged under ``fabric run``, ``torchrun`` and ``srun``.
+r"""Finetuning entry script of a clone (``sce finetune``); runs unchanged under ``fabric run``, ``torchrun``, ``srun``.
 
 fabric run --accelerator cuda --devices 8 --strategy ddp apps/finetune.py \\
-        --config apps/configs/finetune/r3d50_ucf101_8f.yaml --data.train ... --data.test ... --model.checkpoint ...
+        --config r3d50_ucf101_8f --data.train ... --data.test ... --model.checkpoint ...
+
+From an installed wheel: ``python -m sce_apps.finetune``, ``torchrun -m sce_apps.finetune``, and
+``fabric run ... $(sce path finetune) ...``.
 """
 
 from sce_apps.cli import finetune_main

@@ -1,7 +1,10 @@
-r"""Linear evaluation entry script (``sce linear-eval``); runs unchanged under ``fabric run``, ``torchrun``, ``srun``.
+r"""Linear evaluation entry script of a clone (``sce linear-eval``); runs under ``fabric run``, ``torchrun``, ``srun``.
 
 fabric run --accelerator cuda --devices 8 --strategy ddp apps/linear_eval.py \\
-        --config apps/configs/linear/r3d50_kinetics400_8f.yaml --data.train ... --data.test ... --model.checkpoint ...
+        --config r3d50_kinetics400_8f --data.train ... --data.test ... --model.checkpoint ...
+
+From an installed wheel: ``python -m sce_apps.linear_eval``, ``torchrun -m sce_apps.linear_eval``, and
+``fabric run ... $(sce path linear-eval) ...``.
 """
 
 from sce_apps.cli import linear_eval_main

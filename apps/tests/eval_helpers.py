@@ -12,7 +12,7 @@ from sce_video_data import cli as shards_cli
 
 APPS = Path(__file__).resolve().parents[1]
 R3D18_KEYS = APPS.parent / "packages" / "sce-backbones" / "tests" / "fixtures" / "r3d18_reference_state_dict.json"
-"""Keys and shapes of the authors' R3D-18 trunk (the copy of ../shared/fixtures that ships with the tests)."""
+"""Keys and shapes of the authors' R3D-18 trunk (the fixture in packages/sce-backbones/tests/fixtures/)."""
 
 
 def build_tiny_shards(

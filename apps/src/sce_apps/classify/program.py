@@ -63,7 +63,7 @@ def linear_eval(
 
     Defaults are SPEC 5.2 (video): SGD 2.0 × 512/256 = 4.0, momentum 0.9, no weight decay, 8 warmup epochs, cosine
     over 60 epochs, one random clip per video (short side 256-320, crop 224, flip), 10 clips × 3 crops at 256 for
-    testing. ``configs/linear/resnet50_imagenet.yaml`` gives SPEC 5.1 (images).
+    testing. The ``resnet50_imagenet`` recipe (``--config resnet50_imagenet``) gives SPEC 5.1 (images).
 
     Args:
         data: training / validation / test shards and their views.

@@ -1,11 +1,12 @@
 """``hatch run demo``: the project's main job end to end on an embedded real-video dataset.
 
 1. build the demo dataset (H.264 videos in the UCF101 layout) or use ``--data-root`` (any UCF101-layout folder);
-2. build train/test shards with ``sce-shards``; pretrain with ``apps/configs/pretrain/demo.yaml`` on the CPU;
+2. build train/test shards with ``sce-shards``; pretrain with the ``demo`` recipe
+   (``sce_apps/configs/pretrain/demo.yaml``) on the CPU;
 3. extract multi-view features of both splits from the final checkpoint and from a randomly initialised trunk, run
    ``sce-retrieval`` (test queries against the train bank): R@1, R@5 and k-NN accuracy of both;
-4. ``sce linear-eval`` and ``sce finetune`` of both trunks (``apps/configs/{linear,finetune}/demo.yaml``): multi-view
-   test top-1; then a table, ``results.json`` and ``report/report.md``.
+4. ``sce linear-eval`` and ``sce finetune`` of both trunks (``sce_apps/configs/{linear,finetune}/demo.yaml``):
+   multi-view test top-1; then a table, ``results.json`` and ``report/report.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sce_apps.demo.ucf101_layout import locate_ucf101
 from sce_apps.extract import extract
 from sce_apps.pretrain.program import setup as pretrain
 from sce_apps.pretrain.recipes import RECIPES_DIR, load_recipe
-from sce_apps.recipes import CONFIGS_DIR, parse_recipe
+from sce_apps.recipes import parse_recipe, recipes_dir
 from sce_retrieval import FeatureBank
 from sce_retrieval import cli as retrieval_cli
 from sce_video_data import cli as shards_cli
@@ -48,7 +49,8 @@ def run_demo(
 ) -> dict[str, dict[str, float]]:
     """Run the whole demo into ``out`` and return ``{"random_init": {...}, "sce": {...}}`` metrics (fractions).
 
-    Each ``*_overrides`` list holds command-line style overrides of that step's recipe (``apps/configs/*/demo.yaml``).
+    Each ``*_overrides`` list holds command-line style overrides of that step's recipe
+    (``sce_apps/configs/*/demo.yaml``).
     """
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -84,7 +86,7 @@ def run_demo(
     ]
     for protocol, overrides in evaluations:
         for name, source in sources.items():
-            # finetuning starts from the linear run's trunk and head (LP-FT, configs/finetune/demo.yaml says why)
+            # finetuning starts from the linear run's trunk and head (LP-FT, the finetune demo recipe says why)
             start = ["--model.init_from", str(out / "linear" / name / "checkpoints" / BEST)]
             weights = start if protocol == "finetune" else (["--model.checkpoint", source] if source else [])
             results[name][f"{protocol}_top1"] = _classify(
@@ -137,7 +139,7 @@ def _features(
         args = ["--features.shards", str(shard_dir), "--features.out", str(folder / f"{name}_{split}.npz")]
         args += ["--features.seed", str(seed), *(["--features.checkpoint", source] if source else [])]
         namespace = parse_recipe(
-            extract, "sce extract-features", CONFIGS_DIR / "extract" / "demo.yaml", [*args, *(overrides or [])]
+            extract, "sce extract-features", recipes_dir("extract") / "demo.yaml", [*args, *(overrides or [])]
         )
         banks[split] = extract(
             namespace["features"],
@@ -208,7 +210,8 @@ def _write_results(out: Path, results: dict[str, dict[str, float]], seconds: flo
         "output averaged over the evaluation views, centred and L2-normalised per set (SPEC 5.5).",
         "",
         "Linear evaluation (frozen trunk) and finetuning (whole network) train on the training videos and report the",
-        "multi-view top-1 of the test videos (SPEC 5.2, 5.3 scaled down: `apps/configs/{linear,finetune}/demo.yaml`).",
+        "multi-view top-1 of the test videos (SPEC 5.2, 5.3 scaled down: the `demo` recipes of",
+        "`sce_apps/configs/{linear,finetune}/`).",
         "",
         "| trunk | R@1 | R@5 | k-NN accuracy | linear top-1 | finetune top-1 |",
         "|---|---|---|---|---|---|",

@@ -1,7 +1,7 @@
 """Real images that ship inside installed packages: the demo's scene photographs and digit sprites.
 
 Nothing is downloaded: every file is found by path inside the installed ``skimage`` and ``sklearn`` distributions
-(without importing them, which is slow), as CONVENTIONS "Distilled" item 6 asks.
+(without importing them, which is slow).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Typed settings of the pretraining program; the YAML recipes under ``apps/configs/pretrain/`` fill them."""
+"""Typed settings of the pretraining program; the YAML recipes in ``sce_apps/configs/pretrain/`` fill them."""
 
 from __future__ import annotations
 

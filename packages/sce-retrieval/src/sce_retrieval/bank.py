@@ -10,13 +10,16 @@ unpickled), holding
   "class_names": [...] | null, "metadata": {...}}``;
 * ``thumbnails`` (optional): uint8 ``(N, h, w, 3)`` RGB images used by ``sce-retrieval --plot``.
 
-Files are written to a temporary name in the target folder and renamed, so a reader never sees a partial bank.
+Files are written through :func:`sce_retrieval.atomic.atomic_write` (an exclusively created temporary file in the
+target folder, fsynced, then renamed), so a reader never sees a partial bank. :meth:`FeatureBank.load` first checks
+that the file is a ``.npz`` archive holding the bank's fields and says plainly when it is not a bank file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from sce_retrieval.inputs import as_features, as_labels, to_numpy
 FORMAT_NAME = "sce-feature-bank"
 FORMAT_VERSION = 1
 _REQUIRED_FIELDS = ("features", "labels", "ids", "header")
+_NOT_A_BANK = "not a feature bank file (a .npz written by FeatureBank.save or `sce extract-features`)"
 
 
 @dataclass(eq=False)
@@ -108,20 +112,14 @@ class FeatureBank:
             The bank.
 
         Raises:
-            FileNotFoundError: No such file. ValueError: Not a bank file, or a field is missing or malformed (the
+            FileNotFoundError: No such file. ValueError: Not a bank file (not a ``.npz`` archive, or one without the
+                bank's fields: the message says so and names the file), or a field is malformed or pickled (the
                 message names the file and the field).
         """
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: feature bank file not found")
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                fields = {name: archive[name] for name in archive.files}
-        except (ValueError, OSError, EOFError) as err:
-            raise ValueError(f"{path}: not a readable feature bank (.npz without pickles): {err}") from err
-        missing = [name for name in _REQUIRED_FIELDS if name not in fields]
-        if missing:
-            raise ValueError(f"{path}: missing field(s) {missing}; a feature bank holds {list(_REQUIRED_FIELDS)}")
+        fields = _read_fields(path)
         header = _parse_header(fields["header"], path)
         try:
             return cls(
@@ -142,6 +140,61 @@ class FeatureBank:
             "class_names": self.class_names,
             "metadata": self.metadata or {},
         }
+
+
+def check_same_classes(query_names: list[str] | None, bank_names: list[str] | None, query: str, bank: str) -> None:
+    """Refuse to compare two banks whose class names differ (their labels would be matched by number alone).
+
+    Banks without class names are not checked.
+
+    Args:
+        query_names: Class names of the query bank (or ``None``).
+        bank_names: Class names of the searched bank (or ``None``).
+        query: How to name the query bank in the message (e.g. its path).
+        bank: How to name the searched bank in the message.
+
+    Raises:
+        ValueError: Naming the first differing label and both names, or both lengths.
+    """
+    if query_names is None or bank_names is None or query_names == bank_names:
+        return
+    for label, (q, b) in enumerate(zip(query_names, bank_names, strict=False)):
+        if q != b:
+            raise ValueError(
+                f"{query} and {bank} have different class_names: label {label} is {q!r} in the query bank but "
+                f"{b!r} in the bank (labels are compared by number, so both must use the same class list)"
+            )
+    raise ValueError(
+        f"{query} has {len(query_names)} class_names but {bank} has {len(bank_names)} (the first "
+        f"{min(len(query_names), len(bank_names))} agree; labels are compared by number, so both must use the same "
+        "class list)"
+    )
+
+
+def _read_fields(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the bank file ``path``, refusing anything that is not a pickle-free bank ``.npz``."""
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            npy = handle.read(6) == b"\x93NUMPY"
+        what = "a single .npy array" if npy else "not a .npz (zip) archive, or it is truncated"
+        raise ValueError(f"{path}: {_NOT_A_BANK}: the file is {what}")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path}: {_NOT_A_BANK}: {err}") from err
+    with archive:
+        missing = [name for name in _REQUIRED_FIELDS if name not in archive.files]
+        if missing:
+            raise ValueError(
+                f"{path}: {_NOT_A_BANK}: missing field(s) {missing}; a feature bank holds {list(_REQUIRED_FIELDS)}"
+            )
+        fields = {}
+        for name in archive.files:
+            try:
+                fields[name] = archive[name]
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+                raise ValueError(f"{path}: not a readable feature bank: field {name!r}: {err}") from err
+    return fields
 
 
 def _parse_header(raw: np.ndarray, path: Path) -> dict[str, Any]:

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sce_retrieval.atomic import atomic_write
-from sce_retrieval.bank import FeatureBank
+from sce_retrieval.bank import FeatureBank, check_same_classes
 from sce_retrieval.exact_search import BACKENDS, resolve_backend, search_prepared
 from sce_retrieval.inputs import check_k, check_ks
 from sce_retrieval.knn import check_temperature, knn_vote
 from sce_retrieval.plot import plot_neighbours
 from sce_retrieval.recall import DEFAULT_KS, recall_from_neighbours
-from sce_retrieval.transform import make_transform
+from sce_retrieval.transform import RowTransform, make_transform
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Retrieval recall@k and weighted k-NN accuracy of QUERY features against BANK features, following the "
             "SCE protocol (SPEC 5.5): each set is centred on its own mean and L2-normalised, similarity is cosine, "
             "and a query is a hit at k when any of its k nearest bank items has its label. Bank files are written "
-            "by sce_retrieval.FeatureBank.save (.npz, no pickles)."
+            "by sce_retrieval.FeatureBank.save or `sce extract-features` (.npz, no pickles). Collapsed (constant) "
+            "features, rows that are zero after centring, and banks with different class names are refused "
+            "(exit status 2)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -55,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status (0 on success, 2 on bad input).
 
+    Bad input (a file that is not a bank, banks that cannot be compared, collapsed or degenerate features, bad
+    options, a file that cannot be written) prints one line ``sce-retrieval: error: ...`` on stderr.
+
     Args:
         argv: Arguments (default: ``sys.argv[1:]``).
 
@@ -64,8 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = run(args)
-    except (ValueError, FileNotFoundError, ImportError, RuntimeError) as err:
-        print(f"sce-retrieval: error: {err}", file=sys.stderr)
+    except (ValueError, OSError, ImportError, RuntimeError) as err:
+        print(f"sce-retrieval: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     print(format_table(result))
     return 0
@@ -85,8 +90,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         bank.features,
         max(ks[-1], knn_k, plot_k),
         metric="ip",
-        query_transform=make_transform(queries.features, center=args.center, normalize=args.normalize),
-        bank_transform=make_transform(bank.features, center=args.center, normalize=args.normalize),
+        query_transform=_transform(queries, args, f"query {args.query}", bank=False),
+        bank_transform=_transform(bank, args, f"bank {args.bank}", bank=True),
         plan=plan,
     )
     recall = recall_from_neighbours(indices, queries.labels, bank.labels, ks)
@@ -115,11 +120,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def _transform(source: FeatureBank, args: argparse.Namespace, name: str, *, bank: bool) -> RowTransform:
+    """The set's centring/normalisation; refuses collapsed or degenerate features (ValueError naming the set)."""
+    return make_transform(source.features, center=args.center, normalize=args.normalize, name=name, bank=bank)
+
+
 def load_pair(args: argparse.Namespace) -> tuple[FeatureBank, FeatureBank]:
     """Load the query and bank files and check that they can be compared (and plotted when asked)."""
     queries, bank = FeatureBank.load(args.query), FeatureBank.load(args.bank)
     if queries.dim != bank.dim:
         raise ValueError(f"{args.query} has dimension {queries.dim} but {args.bank} has dimension {bank.dim}")
+    check_same_classes(queries.class_names, bank.class_names, f"query {args.query}", f"bank {args.bank}")
     for path, b in ((args.query, queries), (args.bank, bank)):
         if len(b) == 0:
             raise ValueError(f"{path}: the bank is empty")

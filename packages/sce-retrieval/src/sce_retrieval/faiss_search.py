@@ -1,7 +1,7 @@
 """Exact k-NN search with FAISS flat indexes (``IndexFlatIP`` / ``IndexFlatL2``), on the GPU when FAISS sees one.
 
 FAISS is optional: ``pip install sce-retrieval[faiss-cpu]`` or ``sce-retrieval[faiss-gpu]`` (never both: the two
-wheels ship the same ``faiss`` module and break each other, see ENVIRONMENT.md).
+wheels ship the same ``faiss`` module and break each other, so the extras are mutually exclusive).
 """
 
 from __future__ import annotations

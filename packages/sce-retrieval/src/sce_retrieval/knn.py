@@ -52,6 +52,10 @@ def knn_classify(
         Predicted labels ``(Q,)`` (int64, values taken from ``bank_labels``). A tie between labels goes to the
         smallest label; neighbours tied in similarity follow the search tie rule (smaller bank index first).
 
+    Raises:
+        ValueError: Bad shapes, k or temperature, or degenerate features: a collapsed (constant) bank whatever the
+            preprocessing, or rows left without a direction by it (:func:`sce_retrieval.transform.check_degenerate`).
+
     Examples:
         >>> import numpy as np
         >>> bank = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]], dtype=np.float32)
@@ -68,8 +72,8 @@ def knn_classify(
         bank,
         k,
         metric="ip",
-        query_transform=make_transform(queries, center=center, normalize=normalize),
-        bank_transform=make_transform(bank, center=center, normalize=normalize),
+        query_transform=make_transform(queries, center=center, normalize=normalize, name="query_features"),
+        bank_transform=make_transform(bank, center=center, normalize=normalize, name="bank_features", bank=True),
         plan=resolve_backend(backend, device, k=k),
         query_chunk=query_chunk,
         bank_chunk=bank_chunk,
@@ -90,8 +94,9 @@ def knn_accuracy(query_features: Any, query_labels: Any, bank_features: Any, ban
     Returns:
         The fraction of queries whose prediction equals their label.
     """
-    predictions = knn_classify(query_features, bank_features, bank_labels, **kwargs)
-    truth = as_labels(query_labels, "query_labels", length=predictions.shape[0])
+    queries = as_features(query_features, "query_features")
+    truth = as_labels(query_labels, "query_labels", length=queries.shape[0])  # checked before the search
+    predictions = knn_classify(queries, bank_features, bank_labels, **kwargs)
     return float(np.mean(predictions == truth))
 
 

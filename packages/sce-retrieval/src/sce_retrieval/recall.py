@@ -57,7 +57,9 @@ def recall_at_k(
         ``{k: recall}`` with recall in ``[0, 1]``, keys sorted ascending.
 
     Raises:
-        ValueError: Mismatched shapes or dimensions, empty sets, NaN features, or a k larger than the bank.
+        ValueError: Mismatched shapes or dimensions, empty sets, NaN features, a k larger than the bank, or
+            degenerate features: a collapsed (constant) set, or rows that are zero after centring (or before
+            normalising), named by set and counted (:func:`sce_retrieval.transform.check_degenerate`).
 
     Examples:
         >>> import numpy as np
@@ -76,8 +78,8 @@ def recall_at_k(
         bank,
         k_values[-1],
         metric="ip",
-        query_transform=make_transform(queries, center=center, normalize=normalize),
-        bank_transform=make_transform(bank, center=center, normalize=normalize),
+        query_transform=make_transform(queries, center=center, normalize=normalize, name="query_features"),
+        bank_transform=make_transform(bank, center=center, normalize=normalize, name="bank_features", bank=True),
         plan=resolve_backend(backend, device, k=k_values[-1]),
         query_chunk=query_chunk,
         bank_chunk=bank_chunk,
