@@ -11,10 +11,10 @@ import torch
 from sce_video_data import cli
 from sce_video_data.codecs.video import iter_frames
 from sce_video_data.indexes import folders_index
-from sce_video_data.shards.encoding import EncodeParams
-from sce_video_data.shards.encoding import encode_video_item as real_encode
 from sce_video_data.shards.build import build_shards
 from sce_video_data.shards.check import shard_info, verify_shards
+from sce_video_data.shards.encoding import EncodeParams
+from sce_video_data.shards.encoding import encode_video_item as real_encode
 from sce_video_data.shards.format import shard_file, sidecar_file
 from sce_video_data.shards.reader import ShardReader
 from sce_video_data.synthetic import decode_frame_index, write_index_video

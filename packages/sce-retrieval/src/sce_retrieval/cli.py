@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from sce_retrieval.__about__ import __version__
 from sce_retrieval.atomic import atomic_write
 from sce_retrieval.bank import FeatureBank, check_same_classes
 from sce_retrieval.exact_search import BACKENDS, resolve_backend, search_prepared
@@ -22,6 +23,24 @@ from sce_retrieval.knn import check_temperature, knn_vote
 from sce_retrieval.plot import plot_neighbours
 from sce_retrieval.recall import DEFAULT_KS, recall_from_neighbours
 from sce_retrieval.transform import RowTransform, make_transform
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help texts with ``(required)`` or ``(default: X)`` appended where it says something.
+
+    No default is shown for required options, options without one, on/off switches (their help says what the
+    default does) and texts that already mention their default.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if action.required:
+            return f"{text} (required)"
+        if default is None or default is argparse.SUPPRESS or isinstance(default, bool) or "%(default)" in text:
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, list | tuple) else "%(default)s"
+        return f"{text} (default: {shown})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,21 +55,46 @@ def build_parser() -> argparse.ArgumentParser:
             "features, rows that are zero after centring, and banks with different class names are refused "
             "(exit status 2)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
-    parser.add_argument("--query", required=True, help="query bank file (e.g. the test-split features)")
-    parser.add_argument("--bank", required=True, help="bank file searched (e.g. the train-split features)")
-    parser.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS), help="k values of R@k (any k <= bank)")
-    parser.add_argument("--knn-k", type=int, default=20, help="neighbours voting in the k-NN classifier (0: skip)")
-    parser.add_argument("--knn-temperature", type=float, default=0.07, help="k-NN vote temperature T, exp(sim/T)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto", help="search backend")
-    parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda'")
-    parser.add_argument("--no-center", dest="center", action="store_false", help="do not centre each set")
-    parser.add_argument("--no-normalize", dest="normalize", action="store_false", help="do not L2-normalise rows")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version and exit"
+    )
+    parser.add_argument(
+        "--query", required=True, metavar="QUERY.npz", help="query bank file (e.g. the test-split features)"
+    )
+    parser.add_argument(
+        "--bank", required=True, metavar="BANK.npz", help="bank file searched (e.g. the train-split features)"
+    )
+    parser.add_argument(
+        "--ks", type=int, nargs="+", default=list(DEFAULT_KS), metavar="K", help="k values of R@k (each k <= bank size)"
+    )
+    parser.add_argument(
+        "--knn-k", type=int, default=20, metavar="K", help="neighbours voting in the k-NN classifier (0: skip k-NN)"
+    )
+    parser.add_argument(
+        "--knn-temperature", type=float, default=0.07, metavar="T", help="k-NN vote temperature T, weights exp(sim/T)"
+    )
+    parser.add_argument("--backend", choices=BACKENDS, default="auto", help="search backend (auto: FAISS if installed)")
+    parser.add_argument("--device", default="auto", metavar="DEVICE", help="'auto', 'cpu' or 'cuda'")
+    parser.add_argument(
+        "--center",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="centre each set on its own mean before R@k and k-NN (on by default; --no-center turns it off)",
+    )
+    parser.add_argument(
+        "--normalize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="L2-normalise every row, i.e. cosine similarity (on by default; --no-normalize: raw inner products)",
+    )
     parser.add_argument("--json", metavar="OUT.json", help="also write the results as JSON (atomically)")
     parser.add_argument("--plot", metavar="OUT.png", help="draw queries and their neighbours (needs thumbnails)")
-    parser.add_argument("--plot-queries", type=int, default=8, help="queries drawn by --plot")
-    parser.add_argument("--plot-neighbours", type=int, default=5, help="neighbours per query drawn by --plot")
+    parser.add_argument("--plot-queries", type=int, default=8, metavar="N", help="queries drawn by --plot")
+    parser.add_argument(
+        "--plot-neighbours", type=int, default=5, metavar="N", help="neighbours per query drawn by --plot"
+    )
     return parser
 
 
