@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -53,6 +54,7 @@ def run_steps(bn: nn.Module, x: torch.Tensor, w: torch.Tensor, steps: int = 2) -
 
 
 def worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    warnings.simplefilter("error", FutureWarning)  # deprecated collectives must not be used (torch warns per call)
     os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)

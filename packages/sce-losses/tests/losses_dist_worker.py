@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -35,6 +36,7 @@ def make_criterion(use_keys: bool) -> SCELoss:
 
 
 def worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    warnings.simplefilter("error", FutureWarning)  # deprecated collectives must not be used (torch warns per call)
     os.environ["MASTER_ADDR"] = "127.0.0.1"
     os.environ["MASTER_PORT"] = str(port)
     dist.init_process_group("gloo", rank=rank, world_size=world)

@@ -11,10 +11,31 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_fn
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over processes whose backward sums the gradients over processes too (the adjoint of a sum)."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, tensor: Tensor, group: dist.ProcessGroup | None) -> Tensor:
+        ctx.group = group  # type: ignore[attr-defined]
+        out = tensor.clone()
+        dist.all_reduce(out, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> tuple[Tensor, None]:
+        out = grad.clone()
+        dist.all_reduce(out, group=ctx.group)  # type: ignore[attr-defined]
+        return out, None
+
+
+def _all_reduce_sum(tensor: Tensor, group: dist.ProcessGroup | None = None) -> Tensor:
+    """Differentiable sum of ``tensor`` over the processes of ``group``."""
+    return _AllReduceSum.apply(tensor, group)
 
 class SyncBatchNorm(_BatchNorm):
     """Synchronised batch norm for any tensor rank ≥ 2; same parameters, buffers and keys as ``nn.SyncBatchNorm``.
@@ -68,11 +89,11 @@ class SyncBatchNorm(_BatchNorm):
         shape = [1, x.shape[1]] + [1] * (x.dim() - 2)
         xf = x.float()
         count = torch.full((1,), x.numel() / x.shape[1], dtype=xf.dtype)
-        totals = dist_fn.all_reduce(torch.cat([xf.sum(dims), count]), group=group)
+        totals = _all_reduce_sum(torch.cat([xf.sum(dims), count]), group=group)
         n = totals[-1]
         mean = totals[:-1] / n
         centered = xf - mean.view(shape)
-        var = dist_fn.all_reduce(centered.square().sum(dims), group=group) / n
+        var = _all_reduce_sum(centered.square().sum(dims), group=group) / n
         y = centered * torch.rsqrt(var + self.eps).view(shape)
         if self.weight is not None and self.bias is not None:
             y = y * self.weight.view(shape) + self.bias.view(shape)

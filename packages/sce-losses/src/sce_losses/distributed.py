@@ -51,8 +51,18 @@ def gather(tensor: Tensor) -> Tensor:
     if tensor.requires_grad and torch.is_grad_enabled():
         return _AllGatherWithGrad.apply(tensor)
     output = tensor.new_empty((world_size() * tensor.shape[0], *tensor.shape[1:]))
-    dist.all_gather_into_tensor(output, tensor.contiguous())
+    _all_gather_single(output, tensor.contiguous())
     return output
+
+
+def _all_gather_single(output: Tensor, tensor: Tensor) -> None:
+    """All-gather into one tensor with the current torch API (``all_gather_single`` when this torch has it)."""
+    (getattr(dist, "all_gather_single", None) or dist.all_gather_into_tensor)(output, tensor)
+
+
+def _reduce_scatter_single(output: Tensor, tensor: Tensor) -> None:
+    """Sum-reduce-scatter with the current torch API (``reduce_scatter_single`` when this torch has it)."""
+    (getattr(dist, "reduce_scatter_single", None) or dist.reduce_scatter_tensor)(output, tensor, op=dist.ReduceOp.SUM)
 
 
 class _AllGatherWithGrad(torch.autograd.Function):
@@ -62,12 +72,12 @@ class _AllGatherWithGrad(torch.autograd.Function):
     def forward(ctx: torch.autograd.function.FunctionCtx, tensor: Tensor) -> Tensor:
         ctx.batch = tensor.shape[0]  # type: ignore[attr-defined]
         output = tensor.new_empty((world_size() * tensor.shape[0], *tensor.shape[1:]))
-        dist.all_gather_into_tensor(output, tensor.contiguous())
+        _all_gather_single(output, tensor.contiguous())
         return output
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
         batch = ctx.batch  # type: ignore[attr-defined]
         grad_input = grad.new_empty((batch, *grad.shape[1:]))
-        dist.reduce_scatter_tensor(grad_input, grad.contiguous(), op=dist.ReduceOp.SUM)
+        _reduce_scatter_single(grad_input, grad.contiguous())
         return grad_input
