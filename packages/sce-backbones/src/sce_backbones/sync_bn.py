@@ -15,7 +15,6 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
-
 class _AllReduceSum(torch.autograd.Function):
     """Sum over processes whose backward sums the gradients over processes too (the adjoint of a sum)."""
 
