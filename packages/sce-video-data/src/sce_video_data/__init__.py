@@ -22,6 +22,7 @@ from sce_video_data.loading.sampler import ResumableDistributedSampler
 from sce_video_data.shards.build import BuildReport, build_shards
 from sce_video_data.shards.check import load_manifest, shard_info, verify_shards
 from sce_video_data.shards.encoding import EncodeParams, encode_video_item
+from sce_video_data.shards.format import ShardDamageError
 from sce_video_data.shards.reader import ItemInfo, ShardReader
 from sce_video_data.shards.writer import EncodedItem, ShardWriter
 from sce_video_data.transforms import *  # noqa: F403
@@ -40,6 +41,7 @@ __all__ = [
     "EncodedItem",
     "ItemInfo",
     "ResumableDistributedSampler",
+    "ShardDamageError",
     "ShardReader",
     "ShardImageDataset",
     "ShardVideoDataset",

@@ -100,7 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (("info", "counts and a size check"), ("verify", "checksums and sample decoding")):
         command = sub.add_parser(name, help=text)
         command.add_argument("path", type=Path, help="shard folder")
-    sub.choices["verify"].add_argument("--samples", type=int, default=64, help="frames to decode")
+    verify = sub.choices["verify"]
+    verify.add_argument("--samples", type=int, default=64, help="frames to check and decode (without replacement)")
+    verify.add_argument("--full", action="store_true", help="check the CRC-32 of every frame and decode every frame")
+    verify.add_argument("--no-progress", action="store_true", help="hide the progress bar of --full")
     return parser
 
 
@@ -153,6 +156,13 @@ def _info(args: argparse.Namespace) -> int:
         rate = info["bytes_per_second"]
         print(f"{'bytes/s':>9}: " + (f"{rate:.0f} per video-second ({rate / 2**10:.1f} KiB/s)" if rate else "n/a"))
     print(f"{'stored':>9}: {_stored(info)}")
+    if info["frame_crc"]:
+        print(f"{'integrity':>9}: CRC-32 of every frame checked on every read; sha256 of every file in the manifest")
+    else:
+        print(
+            f"{'integrity':>9}: format {info['format_version']}: no frame CRC-32 or index checksums, frames are read "
+            "unchecked (rebuild into a new folder to add them)"
+        )
     for problem in info["problems"]:
         print(f"problem: {problem}", file=sys.stderr)
     return 1 if info["problems"] else 0
@@ -166,7 +176,8 @@ def _stored(info: dict[str, Any]) -> str:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    problems = verify_shards(args.path, samples=args.samples)
+    progress = args.full and not args.no_progress
+    problems = verify_shards(args.path, samples=args.samples, full=args.full, progress=progress)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     print(f"{args.path}: {'OK' if not problems else f'{len(problems)} problem(s)'}")

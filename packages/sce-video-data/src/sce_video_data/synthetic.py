@@ -123,7 +123,9 @@ def write_index_shards(
     """Write a shard folder of ``num_items`` constant-frame-rate items whose frame ``i`` spells ``i``.
 
     Item ``k`` has ``frames[k % len(frames)]`` frames of size ``sizes[k % len(sizes)]`` (``(width, height)``) and
-    label ``k % num_classes``. Each distinct (index, size) frame is JPEG-encoded once and reused.
+    label ``k % num_classes``. Each distinct (index, size) frame is JPEG-encoded once and reused. The folder is written
+    by :class:`ShardWriter` and ``finalize`` as a build writes it: the current format, with the CRC-32 of every frame
+    and the sha256 of every shard and index file.
 
     Args:
         out: The shard folder to create.

@@ -67,9 +67,13 @@ class ShardVideoDataset(PlannedDataset):
         transform: Loader transform of each clip (None: the stored frames).
         jpeg_decoder: CPU decoder: ``"auto"`` (libjpeg-turbo through ``simplejpeg`` when ``sce-video-data[turbo]``
             is installed, else torchvision's), ``"torchvision"`` or ``"simplejpeg"``; the pixels are the same.
+        verify_frames: Check the CRC-32 of every frame's bytes before decoding it (the default: a damaged frame
+            raises :class:`~sce_video_data.shards.format.ShardDamageError` naming the shard file, item and frame,
+            also from a loader worker; about 1% of the decoding time). False skips the check.
 
     Raises:
         ValueError: An unknown ``jpeg_decoder``, device or sampling parameter.
+        ShardDamageError: The folder's index is inconsistent (checked when the dataset is made).
         TypeError: A transform that cannot be planned before decoding.
         ModuleNotFoundError: ``jpeg_decoder="simplejpeg"`` without the package.
     """
@@ -86,10 +90,11 @@ class ShardVideoDataset(PlannedDataset):
         decode_device: str | torch.device = "cpu",
         transform: Any = None,
         jpeg_decoder: str = "auto",
+        verify_frames: bool = True,
     ) -> None:
         check_loader_transform(transform)
         self.sampling = ClipSampling(frames, clip_duration, num_clips, sampling, clips_per_video)
-        self.reader = ShardReader(path)
+        self.reader = ShardReader(path, verify_frames=verify_frames)
         self.decode_device = resolve_decode_device(decode_device)
         self.transform = transform
         self.jpeg_decoder = resolve_jpeg_decoder(jpeg_decoder)

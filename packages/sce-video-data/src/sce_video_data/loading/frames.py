@@ -4,6 +4,11 @@ With libjpeg-turbo (``jpeg_decoder="simplejpeg"``, the ``turbo`` extra) every fr
 row of the buffer with the GIL released; with torchvision's decoder each frame is decoded and copied there. Both give
 the same pixels (:mod:`sce_video_data.codecs.jpeg`). A frame libjpeg-turbo is not given (CMYK or YCCK colour, a
 damaged stream) is decoded by torchvision, whose result or error is the reference.
+
+Before anything is decoded, the CRC-32 of every frame's bytes is checked against the index (the reader's
+``verify_frames``, on by default): a damaged frame raises
+:class:`~sce_video_data.shards.format.ShardDamageError` naming the shard file, the item and the frame, rather than
+decoding into wrong pixels.
 """
 
 from __future__ import annotations
@@ -59,8 +64,13 @@ def decode_shard_frames(
 ) -> Iterator[torch.Tensor]:
     """For each ``k``, frames ``frame_ids[k]`` of item ``items[k]`` (of size ``sizes[k]``) decoded into ``buffer``.
 
-    The bytes of every frame are looked up at once; the items are then decoded one after the other, each into the
-    same reused buffer: consume each item's ``(n, H, W, 3)`` frames before asking for the next.
+    The bytes of every frame are looked up at once and, when ``reader.verify_frames`` (the default), checked
+    against their CRC-32 (one ``zlib.crc32`` per frame on the memory map, compared with one vectorised lookup of
+    ``frame_crc32``); the items are then decoded one after the other, each into the same reused buffer: consume each
+    item's ``(n, H, W, 3)`` frames before asking for the next.
+
+    Raises:
+        ShardDamageError: A frame's bytes do not match their CRC-32 (before any frame is decoded).
     """
     data = reader.frame_arrays_many(items, frame_ids)
     k = 0

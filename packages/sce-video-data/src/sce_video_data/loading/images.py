@@ -37,6 +37,7 @@ class ShardImageDataset(PlannedDataset):
         transform: Loader transform of each image (crops, scales, ``MultiCrop``).
         decode_device: ``"cpu"``, ``"cuda"`` (decoded in the main process by ``finish_batch``) or ``"auto"``.
         jpeg_decoder: CPU decoder (see :class:`~sce_video_data.loading.datasets.ShardVideoDataset`).
+        verify_frames: Check each image's CRC-32 before decoding it (the default; see ``ShardVideoDataset``).
 
     Raises:
         ValueError: The folder holds items of more than one frame (videos).
@@ -49,9 +50,10 @@ class ShardImageDataset(PlannedDataset):
         transform: Any = None,
         decode_device: str | torch.device = "cpu",
         jpeg_decoder: str = "auto",
+        verify_frames: bool = True,
     ) -> None:
         check_loader_transform(transform)
-        self.reader = ShardReader(path)
+        self.reader = ShardReader(path, verify_frames=verify_frames)
         frames = self.reader.index.arrays["item_num_frames"]
         if len(frames) and int(frames.max()) != 1:
             raise ValueError(f"{path}: items have up to {int(frames.max())} frames; expected images (1 frame each)")

@@ -1,19 +1,39 @@
-"""Inspect and verify a shard folder: ``sce-shards info`` and ``sce-shards verify``."""
+"""Inspect and verify a shard folder: ``sce-shards info`` and ``sce-shards verify``.
+
+``info`` (quick): the counts recorded in the manifest, and the problems a size check finds: missing or resized shard
+and index files, an index that does not open or is inconsistent. ``verify``: the sha256 of every shard and index
+file, the index's consistency, and ``samples`` frames drawn without replacement, each checked against its CRC-32 and
+decoded; ``verify --full``: every frame checked and decoded.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
-from sce_video_data.shards.format import MANIFEST_FILE, PLAN_FILE, ShardIndex, shard_file
+from sce_video_data.codecs.jpeg import decode_jpeg_frame, decode_jpeg_into, jpeg_tensor, simplejpeg_available
+from sce_video_data.shards.format import (
+    INDEX_DIR,
+    MANIFEST_FILE,
+    META_FILE,
+    PLAN_FILE,
+    ShardDamageError,
+    ShardIndex,
+    file_digest,
+    index_arrays,
+    shard_file,
+)
 from sce_video_data.shards.reader import ShardReader
 
 __all__ = [
+    "MAX_FRAME_PROBLEMS",
     "build_parameters",
     "load_manifest",
     "low_resolution_warning",
@@ -22,8 +42,9 @@ __all__ = [
     "verify_shards",
 ]
 
-_BLOCK = 1 << 22
 _IMAGE_ENCODER = "encode_image_item"
+MAX_FRAME_PROBLEMS = 50  # damaged frames listed one by one by `verify`; the rest are counted
+_VERIFY_ERRORS = (RuntimeError, ValueError, FileNotFoundError, IndexError)
 
 
 def load_manifest(path: str | Path) -> dict[str, Any]:
@@ -53,14 +74,41 @@ def _shard_problems(path: Path, manifest: dict[str, Any], checksums: bool) -> li
         if size != record["bytes"]:
             problems.append(f"shard {file.name}: {size} bytes, manifest says {record['bytes']}")
             continue
-        if checksums:
-            digest = hashlib.sha256()
-            with open(file, "rb") as handle:
-                while block := handle.read(_BLOCK):
-                    digest.update(block)
-            if digest.hexdigest() != record["sha256"]:
-                problems.append(f"shard {file.name}: sha256 mismatch (damaged file)")
+        if checksums and file_digest(file)["sha256"] != record["sha256"]:
+            problems.append(f"shard {file.name}: sha256 mismatch (damaged file)")
     return problems
+
+
+def _index_problems(path: Path, manifest: dict[str, Any], checksums: bool) -> list[str]:
+    """Missing index files, and the sizes (and with ``checksums`` the sha256) of those the manifest records."""
+    folder = path / INDEX_DIR
+    if not folder.is_dir():
+        return [f"missing index folder {folder} (run or resume the build)"]
+    records: dict[str, Any] = manifest.get("index") or {}  # format 1 manifests record no index checksums
+    names = list(records) or [META_FILE, *(f"{name}.npy" for name in index_arrays(manifest["format_version"]))]
+    problems = []
+    for name in names:
+        file = folder / name
+        if not file.is_file():
+            problems.append(f"missing index file {file}")
+            continue
+        if name not in records:
+            continue
+        size = file.stat().st_size
+        if size != records[name]["bytes"]:
+            problems.append(f"index file {INDEX_DIR}/{name}: {size} bytes, manifest says {records[name]['bytes']}")
+        elif checksums and file_digest(file)["sha256"] != records[name]["sha256"]:
+            problems.append(f"index file {INDEX_DIR}/{name}: sha256 mismatch (damaged file)")
+    return problems
+
+
+def _open_problems(path: Path) -> list[str]:
+    """The error of opening the index with its consistency check, if any."""
+    try:
+        ShardIndex.load(path, check=True)
+    except (FileNotFoundError, ValueError) as err:
+        return [f"index: {err}"]
+    return []
 
 
 def shard_info(path: str | Path) -> dict[str, Any]:
@@ -72,7 +120,9 @@ def shard_info(path: str | Path) -> dict[str, Any]:
         ``duration`` (seconds of video stored, the sum of the items' durations; None for images),
         ``bytes_per_second`` (``bytes / duration``; None for images or no duration), ``short_side`` (see
         :func:`stored_short_side`; None if unknown), ``fps`` (the build's ``--fps``; None: native),
-        ``quality`` (the build's JPEG quality; None if not recorded) and ``problems``.
+        ``quality`` (the build's JPEG quality; None if not recorded), ``frame_crc`` (whether the folder stores a
+        CRC-32 per frame, checked on every read: format 2; format 1 folders are read unchecked) and ``problems``
+        (missing or resized shard and index files, an index that does not open or is inconsistent).
     """
     path = Path(path)
     manifest = load_manifest(path)
@@ -100,8 +150,17 @@ def shard_info(path: str | Path) -> dict[str, Any]:
         "short_side": short_side,
         "fps": params.get("fps"),
         "quality": params.get("quality"),
-        "problems": _shard_problems(path, manifest, checksums=False),
+        "frame_crc": int(manifest["format_version"]) >= 2,
+        "problems": _problems(path, manifest, checksums=False),
     }
+
+
+def _problems(path: Path, manifest: dict[str, Any], checksums: bool) -> list[str]:
+    """Shard and index file problems, then (when every file is there) the index's consistency."""
+    problems = _shard_problems(path, manifest, checksums) + _index_problems(path, manifest, checksums)
+    if not any(p.startswith("missing") for p in problems):
+        problems += _open_problems(path)
+    return problems
 
 
 def build_parameters(path: str | Path) -> dict[str, Any]:
@@ -184,23 +243,73 @@ def _is_image_build(params: dict[str, Any]) -> bool:
     return params.get("encoder") == _IMAGE_ENCODER or params.get("layout") == "imagefolder"
 
 
-def verify_shards(path: str | Path, samples: int = 64, seed: int = 0) -> list[str]:
-    """Check every shard's size and sha256 and decode ``samples`` random frames; return the problems found."""
+def verify_shards(
+    path: str | Path, samples: int = 64, seed: int = 0, *, full: bool = False, progress: bool = False
+) -> list[str]:
+    """Verify a shard folder; return the problems found (an empty list: no problem).
+
+    Checks the size and sha256 of every shard file and of every index file (as the manifest records them), that the
+    index opens and is consistent, then checks frames: with ``full``, every frame (its CRC-32, then decoded: the
+    size must be the item's), else ``samples`` frames drawn without replacement (all of them when ``samples`` is at
+    least the number of frames). At most :data:`MAX_FRAME_PROBLEMS` damaged frames are listed, the rest counted.
+
+    Args:
+        path: The shard folder.
+        samples: Frames to check when not ``full``.
+        seed: Seed of the frames drawn.
+        full: Check and decode every frame.
+        progress: Show a progress bar of the frames checked.
+    """
     path = Path(path)
     manifest = load_manifest(path)
-    problems = _shard_problems(path, manifest, checksums=True)
+    problems = _shard_problems(path, manifest, checksums=True) + _index_problems(path, manifest, checksums=True)
     try:
         reader = ShardReader(path)
     except (FileNotFoundError, ValueError) as err:
         return [*problems, f"index: {err}"]
     if len(reader) != manifest["num_items"]:
         problems.append(f"index has {len(reader)} items, manifest says {manifest['num_items']}")
-    rng = random.Random(seed)
-    for _ in range(min(samples, manifest["num_frames"]) if len(reader) else 0):
-        item = rng.randrange(len(reader))
-        frame = rng.randrange(reader.item(item).num_frames)
-        try:
-            reader.read_frames(item, [frame])
-        except (RuntimeError, ValueError, FileNotFoundError) as err:
-            problems.append(f"item {item} frame {frame}: cannot decode ({err})")
+    total = int(reader.index.meta["num_frames"])
+    if full:
+        frames: range | list[int] = range(total)
+    else:
+        frames = sorted(random.Random(seed).sample(range(total), min(max(samples, 0), total)))
+    damaged = _check_frames(reader, frames, progress)
+    problems += damaged[:MAX_FRAME_PROBLEMS]
+    if len(damaged) > MAX_FRAME_PROBLEMS:
+        problems.append(f"... and {len(damaged) - MAX_FRAME_PROBLEMS} more damaged frames")
+    return problems
+
+
+def _check_frames(reader: ShardReader, frames: range | list[int], progress: bool) -> list[str]:
+    """Check the CRC-32 of the global frames ``frames`` (increasing) and decode them; the problems found."""
+    a, crc = reader.index.arrays, reader.index.frame_crc32
+    problems: list[str] = []
+    turbo = simplejpeg_available()
+    buffer = torch.empty(0, dtype=torch.uint8)
+    bar = tqdm(total=len(frames), unit="frame", desc="sce-shards verify", disable=not progress, dynamic_ncols=True)
+    with bar:
+        for start in range(0, len(frames), 4096):  # one vectorised lookup per block of frames
+            block = frames[start : start + 4096]
+            items = (np.searchsorted(a["item_first_frame"], block, side="right") - 1).tolist()
+            local = (np.asarray(block) - a["item_first_frame"][items]).tolist()
+            sizes = zip(a["item_height"][items].tolist(), a["item_width"][items].tolist(), strict=True)
+            for frame, item, k, (height, width) in zip(block, items, local, sizes, strict=True):
+                where = f"item {item} frame {k}"
+                try:
+                    data = reader.frame_arrays_many([item], [[k]], verify=False)[0]
+                    if crc is not None and (actual := zlib.crc32(data.data)) != int(crc[frame]):
+                        raise reader.damage_error(item, frame, actual, advice=False)
+                    if buffer.numel() < height * width * 3:
+                        buffer = torch.empty(height * width * 3, dtype=torch.uint8)
+                    out = buffer[: height * width * 3].view(height, width, 3)
+                    if not (turbo and decode_jpeg_into(data, out)):
+                        shape = tuple(decode_jpeg_frame(jpeg_tensor(data)).shape)
+                        if shape != (height, width, 3):
+                            problems.append(f"{where}: decodes to {shape}, the index says {(height, width, 3)}")
+                except ShardDamageError as err:
+                    problems.append(str(err))
+                except _VERIFY_ERRORS as err:
+                    problems.append(f"{where}: cannot decode ({err})")
+                bar.update(1)
     return problems

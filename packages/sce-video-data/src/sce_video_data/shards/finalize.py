@@ -12,7 +12,7 @@ import numpy as np
 
 from sce_video_data.__about__ import __version__
 from sce_video_data.shards.atomic import atomic_write_bytes, atomic_write_json
-from sce_video_data.shards.format import FAILURES_FILE, FORMAT_VERSION, MANIFEST_FILE, save_index
+from sce_video_data.shards.format import FAILURES_FILE, FORMAT_VERSION, FRAME_ARRAYS, MANIFEST_FILE, save_index
 from sce_video_data.shards.writer import read_sidecar
 
 __all__ = ["finalize"]
@@ -30,7 +30,7 @@ _ITEM_FIELDS = {
 
 def _merge(out: Path, num_shards: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], list[Any]]:
     arrays: dict[str, list[Any]] = {name: [] for name in (*_ITEM_FIELDS, "item_shard", "item_first_frame")}
-    frames: dict[str, list[np.ndarray]] = {"frame_offset": [], "frame_length": [], "frame_time": []}
+    frames: dict[str, list[np.ndarray]] = {name: [] for name in FRAME_ARRAYS}
     shards, items, failures = [], [], []
     first = 0
     for shard in range(num_shards):
@@ -60,6 +60,8 @@ def finalize(
 ) -> dict[str, Any]:
     """Write ``index/``, ``failures.jsonl`` and ``manifest.json`` (last) from the committed shards.
 
+    The manifest records the size and sha256 of every shard file and of every file of ``index/``.
+
     Returns:
         The manifest (without per-item records) as a dict.
     """
@@ -72,7 +74,7 @@ def finalize(
         "class_names": list(class_names),
         "kind": settings.get("layout", "videos"),
     }
-    save_index(out, {k: np.asarray(v) for k, v in merged.items()}, summary)
+    index_files = save_index(out, {k: np.asarray(v) for k, v in merged.items()}, summary)
     lines = "".join(json.dumps({"path": f["path"], "reason": f["reason"]}, ensure_ascii=False) + "\n" for f in failures)
     atomic_write_bytes(out / FAILURES_FILE, lines.encode("utf-8"))
     manifest = {
@@ -88,6 +90,7 @@ def finalize(
         "num_failures": len(failures),
         "total_bytes": sum(int(s["bytes"]) for s in shards),
         "shards": shards,
+        "index": index_files,  # {file name in index/: {"bytes", "sha256"}}, checked by `sce-shards verify`
         "failures": [{"path": f["path"], "reason": f["reason"]} for f in failures],
         "items": items,
     }

@@ -2,7 +2,8 @@
 
 The writer is generic over *items of frames*: a video is an item of many frames, an image an item of one frame.
 The binary is written under a temporary name and renamed when :meth:`ShardWriter.commit` runs; the per-shard index
-(``shard-NNNNN.npz``) is written last, so its presence marks a complete shard.
+(``shard-NNNNN.npz``) is written last, so its presence marks a complete shard. The writer records the sha256 of the
+whole binary and the CRC-32 of every frame (``frame_crc32``, checked by the reader before decoding).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,7 @@ class ShardWriter:
             self._sha.update(data)
             self._frames["frame_offset"].append(self._offset)
             self._frames["frame_length"].append(len(data))
+            self._frames["frame_crc32"].append(zlib.crc32(data))
             self._offset += len(data)
         self._frames["frame_time"].extend(item.times)
         fields = {k: getattr(item, k) for k in ("fps", "duration", "cfr", "width", "height")}
@@ -107,10 +110,20 @@ class ShardWriter:
 
 
 def read_sidecar(root: str | Path, shard: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Load the per-shard index of shard ``shard``: ``(meta, frame arrays)``."""
+    """Load the per-shard index of shard ``shard``: ``(meta, frame arrays)``.
+
+    A shard committed by a format-1 writer (resumed by this one) has no ``frame_crc32``: it is computed from the
+    shard file, which the build checked to have the recorded size.
+    """
     with np.load(sidecar_file(root, shard), allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
-        arrays = {name: data[name] for name in FRAME_ARRAYS}
+        arrays = {name: data[name] for name in FRAME_ARRAYS if name in data.files}
+    if "frame_crc32" not in arrays:
+        with open(shard_file(root, shard), "rb") as handle:
+            content = handle.read()
+        ends = arrays["frame_offset"] + arrays["frame_length"]
+        crcs = [zlib.crc32(content[o:e]) for o, e in zip(arrays["frame_offset"].tolist(), ends.tolist(), strict=True)]
+        arrays["frame_crc32"] = np.asarray(crcs, dtype=np.uint32)
     return meta, arrays
 
 
