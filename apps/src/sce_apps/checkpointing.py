@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from sce_apps.atomic import atomic_write
 
 CHECKPOINT_PATTERN = re.compile(r"^step-(\d{8})\.ckpt$")
 
@@ -22,16 +23,7 @@ def save_atomic(payload: dict[str, Any], path: Path) -> None:
 
     A reader never sees a half-written checkpoint: the final name appears only once the file is complete.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda handle: torch.save(payload, handle))
 
 
 def list_checkpoints(directory: Path) -> list[Path]:

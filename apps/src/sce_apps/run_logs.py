@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from lightning_fabric.loggers import CSVLogger, Logger, TensorBoardLogger
+
+from sce_apps.atomic import atomic_output, atomic_write_text
 
 
 def make_loggers(out_dir: Path) -> list[Logger]:
@@ -51,11 +52,11 @@ def plot_curves(out_dir: Path, names: tuple[str, ...] = ("loss", "lr", "momentum
             ax.set_yscale("log")
     fig.tight_layout()
     target = out_dir / "plots" / "training_curves.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, target)
+    try:
+        with atomic_output(target, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
     return target
 
 
@@ -63,12 +64,7 @@ def write_config(out_dir: Path, settings: dict[str, Any]) -> Path:
     """Write the resolved ``settings`` of a run to ``<out_dir>/config.yaml`` (temporary name, then rename)."""
     import yaml
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "config.yaml"
-    tmp = out_dir / f".config.yaml.tmp-{os.getpid()}"
-    tmp.write_text(yaml.safe_dump(_plain(settings), sort_keys=False))
-    os.replace(tmp, target)
-    return target
+    return atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(_plain(settings), sort_keys=False))
 
 
 def _plain(value: Any) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from lightning_fabric import Fabric
 from tqdm import tqdm
 
+from sce_apps.atomic import atomic_write_text
 from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
 from sce_apps.classify.config import (
     ClassifyConfig,
@@ -500,10 +500,7 @@ def _views(data: ClassifyDataConfig) -> str:
 def _write_results(fabric: Fabric, out_dir: Path, results: dict[str, Any]) -> Path:
     target = out_dir / "results.json"
     if fabric.global_rank == 0:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
-        os.replace(tmp, target)
+        atomic_write_text(target, json.dumps(results, indent=2) + "\n")
     fabric.barrier()
     return target
 

@@ -11,8 +11,9 @@ split takes the lowest group numbers and the train split the following ones.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from sce_apps.atomic import atomic_write
 
 #: Clips per group. UCF101 has 4 to 7 clips per group; clips of a group share their "actor" (here: the digit).
 CLIPS_PER_GROUP = 4
@@ -69,10 +70,7 @@ def assign_groups(num_train: int, num_test: int) -> dict[str, list[tuple[int, in
 
 def _write_lines(path: Path, lines: list[str]) -> None:
     """Write lines with Windows line endings, to a temporary name then renamed."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="ascii", newline="") as f:
-        f.write("".join(line + NEWLINE for line in lines))
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: handle.write("".join(line + NEWLINE for line in lines).encode("ascii")))
 
 
 def write_split_files(splits_dir: Path, classes: list[str], train: list[str], test: list[str]) -> None:

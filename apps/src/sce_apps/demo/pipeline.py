@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from sce_apps.atomic import atomic_write_text
 from sce_apps.classify.config import Protocol
 from sce_apps.classify.program import BEST, finetune, linear_eval
 from sce_apps.classify.recipes import RECIPE_DIRS, load_classify_recipe
@@ -201,7 +201,7 @@ def _table(results: dict[str, dict[str, float]]) -> str:
 
 
 def _write_results(out: Path, results: dict[str, dict[str, float]], seconds: float) -> None:
-    _atomic_text(out / "results.json", json.dumps(results, indent=2) + "\n")
+    atomic_write_text(out / "results.json", json.dumps(results, indent=2) + "\n")
     curves = Path("..") / "pretrain" / "plots" / "training_curves.png"
     report = [
         "# SCE demo report",
@@ -224,14 +224,7 @@ def _write_results(out: Path, results: dict[str, dict[str, float]], seconds: flo
         *(f"![{n}: test queries and their nearest training videos](neighbours_{n}.png)" for n in results),
         "",
     ]
-    _atomic_text(out / "report" / "report.md", "\n".join(report))
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write_text(out / "report" / "report.md", "\n".join(report))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sce_apps.atomic import atomic_write_text
 from sce_apps.demo import layout
 from sce_apps.demo.scenes import GAP_FRACTION, TRAIN_FRACTION, VideoPlan, bounding_box, split_regions
 from sce_apps.demo.sources import PHOTOS, load_digits, photo_size
@@ -108,10 +109,7 @@ def is_complete(root: Path, record: dict[str, Any]) -> bool:
 
 def write_dataset_json(root: Path, record: dict[str, Any]) -> None:
     """Write ``record`` to ``root/dataset.json`` (temporary name, then rename)."""
-    path = root / DATASET_JSON
-    tmp = path.with_name(f".{DATASET_JSON}.tmp")
-    tmp.write_text(_dumps(record), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(root / DATASET_JSON, _dumps(record))
 
 
 def _dumps(record: dict[str, Any]) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from sce_apps.atomic import atomic_output
 from sce_apps.demo.scenes import VideoPlan
 from sce_apps.demo.sources import load_digits, load_photo
 
@@ -93,23 +93,18 @@ def encode_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
     _, height, width, _ = frames.shape
     if height % 2 or width % 2:
         raise ValueError(f"libx264 with yuv420p needs even frame sizes, got {height}x{width}")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream("libx264", rate=fps)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-            stream.codec_context.time_base = Fraction(1, fps)
-            stream.codec_context.gop_size = fps
-            stream.codec_context.thread_count = 1
-            stream.options = {"crf": str(CRF), "preset": PRESET, "x264-params": X264_PARAMS}
-            for t, rgb in enumerate(frames):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                frame.pts, frame.time_base = t, Fraction(1, fps)
-                container.mux(stream.encode(frame))
-            container.mux(stream.encode(None))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, fps)
+        stream.codec_context.gop_size = fps
+        stream.codec_context.thread_count = 1
+        stream.options = {"crf": str(CRF), "preset": PRESET, "x264-params": X264_PARAMS}
+        for t, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
 
 
 def render_video(plan: VideoPlan, path: Path) -> int:
