@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sce_video_data.__about__ import __version__
 from sce_video_data.indexes import folders_index, hmdb51_index, kinetics_csv_index, list_index, ucf101_index
 from sce_video_data.indexes.images import encode_image_item, imagefolder_index
 from sce_video_data.shards.build import BuildReport, build_shards
@@ -79,20 +80,46 @@ LAYOUTS: dict[str, Callable[[argparse.Namespace], Resolved]] = {
 """Layout name → resolver ``args -> (items, class_names, encoder)``."""
 
 
+_BUILD_DESCRIPTION = """\
+Decode every video (or image) of a dataset split once and store its frames as JPEG in a few big shard files
+with an exact frame index. Resumable: rerunning the same command skips complete shards. Inputs that cannot be
+read are listed in OUT/failures.jsonl and the build goes on.
+
+layouts: folders (ROOT/<class>/<video>); ucf101 (classInd.txt and {train,test}list0N.txt); hmdb51
+(<class>_test_splitN.txt); kinetics (a CSV label,youtube_id,time_start,time_end,split, or a list of
+'<class>/<file> <label>' lines); imagefolder (ROOT/<class>/<image>)."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keeps the description's line breaks and shows the defaults of options that have one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.required or action.default in (None, False, argparse.SUPPRESS) or "%(default)" in text:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sce-shards", description="Build, inspect and verify SCE video shards.")
+    parser.add_argument("--version", action="version", version=f"sce-shards {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="decode videos once into JPEG-frame shards (resumable)")
-    build.add_argument("--layout", choices=sorted(LAYOUTS), required=True)
+    build = sub.add_parser(
+        "build",
+        help="decode videos once into JPEG-frame shards (resumable)",
+        description=_BUILD_DESCRIPTION,
+        formatter_class=_HelpFormatter,
+    )
+    build.add_argument("--layout", choices=sorted(LAYOUTS), required=True, help="how the dataset lists its inputs")
     build.add_argument("--root", type=Path, required=True, help="folder the video paths are relative to")
     build.add_argument("--splits", type=Path, help="split files folder (or a Kinetics CSV/list file); default --root")
-    build.add_argument("--split", default="train", choices=["train", "val", "test"])
+    build.add_argument("--split", default="train", choices=["train", "val", "test"], help="which split to store")
     build.add_argument("--split-id", type=int, default=1, help="UCF101/HMDB51 split 1, 2 or 3")
     build.add_argument("--out", type=Path, required=True, help="shard folder to create or resume")
     build.add_argument("--short-side", type=int, default=128, help="short side of stored frames (0: keep)")
     build.add_argument("--fps", type=_fps, default=None, help="NATIVE (default) or a frame rate to resample to")
     build.add_argument("--quality", type=int, default=90, help="JPEG quality")
-    build.add_argument("--shard-size", type=parse_size, default=2**30, help="target shard size, e.g. 1GiB")
+    build.add_argument("--shard-size", type=parse_size, default="1GiB", help="target shard size, e.g. 1GiB")
     build.add_argument("--items-per-shard", type=int, default=None, help="fixed inputs per shard (overrides size)")
     build.add_argument("--workers", type=int, default=1, help="encoding processes")
     build.add_argument("--strict", action="store_true", help="exit 1 if any input cannot be read")
