@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch.utils.data import Sampler
 
-from sce_video_data.loading.sampler import epoch_order
+from sce_video_data.loading.sampler import epoch_order, resolve_world
 
 __all__ = ["BatchRequest", "ResumableBatchSampler", "sample_seed"]
 
@@ -56,15 +55,6 @@ class BatchRequest:
     def generators(self) -> list[torch.Generator]:
         """One CPU generator per row, seeded with :func:`sample_seed` of its position."""
         return [torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, p)) for p in self.positions]
-
-
-def _world(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
-    initialised = dist.is_available() and dist.is_initialized()
-    world = num_replicas if num_replicas is not None else (dist.get_world_size() if initialised else 1)
-    rank = rank if rank is not None else (dist.get_rank() if initialised else 0)
-    if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"rank {rank} / num_replicas {world}: expected 0 <= rank < num_replicas")
-    return world, rank
 
 
 class ResumableBatchSampler(Sampler[BatchRequest]):
@@ -103,7 +93,7 @@ class ResumableBatchSampler(Sampler[BatchRequest]):
         self.rows = list(range(rows)) if isinstance(rows, int) else [int(r) for r in rows]
         if batch_size < 1:
             raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
-        self.num_replicas, self.rank = _world(num_replicas, rank)
+        self.num_replicas, self.rank = resolve_world(num_replicas, rank)
         self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
         if drop_last and len(self.rows) < self.global_batch:
             raise ValueError(

@@ -15,7 +15,21 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-__all__ = ["ResumableDistributedSampler", "epoch_order"]
+__all__ = ["ResumableDistributedSampler", "epoch_order", "resolve_world"]
+
+
+def resolve_world(num_replicas: int | None, rank: int | None) -> tuple[int, int]:
+    """``(world size, rank)``: the given values, else ``torch.distributed``'s when initialised, else ``(1, 0)``.
+
+    Raises:
+        ValueError: ``rank`` is not in ``[0, num_replicas)``.
+    """
+    initialised = dist.is_available() and dist.is_initialized()
+    world = num_replicas if num_replicas is not None else (dist.get_world_size() if initialised else 1)
+    rank = rank if rank is not None else (dist.get_rank() if initialised else 0)
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"rank {rank} / num_replicas {world}: expected 0 <= rank < num_replicas")
+    return world, rank
 
 
 def epoch_order(num_samples: int, seed: int, epoch: int, shuffle: bool = True) -> list[int]:
@@ -54,11 +68,7 @@ class ResumableDistributedSampler(Sampler[int]):
         seed: int = 0,
         drop_last: bool = True,
     ) -> None:
-        initialised = dist.is_available() and dist.is_initialized()
-        self.num_replicas = num_replicas if num_replicas is not None else (dist.get_world_size() if initialised else 1)
-        self.rank = rank if rank is not None else (dist.get_rank() if initialised else 0)
-        if self.num_replicas < 1 or not 0 <= self.rank < self.num_replicas:
-            raise ValueError(f"rank {self.rank} / num_replicas {self.num_replicas}: expected 0 <= rank < num_replicas")
+        self.num_replicas, self.rank = resolve_world(num_replicas, rank)
         if num_samples < 0 or (drop_last and num_samples < self.num_replicas):
             raise ValueError(f"num_samples: {num_samples} samples cannot feed {self.num_replicas} ranks")
         self.num_samples, self.shuffle, self.seed, self.drop_last = num_samples, shuffle, seed, drop_last
