@@ -144,10 +144,11 @@ class ResumableBatchSampler(Sampler[BatchRequest]):
         self._start = 0
 
     def __len__(self) -> int:
-        return sum(
-            1 for b in range(self._start, self.batches_per_epoch) if b * self.global_batch + self.rank * self.batch_size
-            < len(self.rows)
+        """Requests this process still gets in the epoch (none where its slice of the last batch is empty)."""
+        first_rows = (
+            b * self.global_batch + self.rank * self.batch_size for b in range(self._start, self.batches_per_epoch)
         )
+        return sum(1 for first in first_rows if first < len(self.rows))
 
     def state_dict(self, batches_done: int | None = None) -> dict[str, Any]:
         """Position to resume from: the epoch and the global batches of it already done.
