@@ -147,6 +147,8 @@ def _print_build(report: BuildReport) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out}: is a file; expected a shard folder to create or resume")
     if args.split == "val" and args.layout in ("ucf101", "hmdb51"):
         raise ValueError(f"--split val: {args.layout} has only train and test splits")
     items, class_names, encode = LAYOUTS[args.layout](args)

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from sce_video_data.codecs.jpeg import decode_jpeg_frame, decode_jpeg_into, jpeg_tensor, simplejpeg_available
 from sce_video_data.shards.format import (
+    FAILURES_FILE,
     INDEX_DIR,
     MANIFEST_FILE,
     META_FILE,
@@ -155,9 +156,17 @@ def shard_info(path: str | Path) -> dict[str, Any]:
     }
 
 
+def _empty_problems(manifest: dict[str, Any]) -> list[str]:
+    """An empty build is a problem: no input could be read."""
+    if manifest.get("num_items", 0) > 0:
+        return []
+    return [f"the folder holds no item: no input could be read (see {FAILURES_FILE})"]
+
+
 def _problems(path: Path, manifest: dict[str, Any], checksums: bool) -> list[str]:
     """Shard and index file problems, then (when every file is there) the index's consistency."""
-    problems = _shard_problems(path, manifest, checksums) + _index_problems(path, manifest, checksums)
+    problems = _empty_problems(manifest)
+    problems += _shard_problems(path, manifest, checksums) + _index_problems(path, manifest, checksums)
     if not any(p.startswith("missing") for p in problems):
         problems += _open_problems(path)
     return problems
@@ -262,7 +271,8 @@ def verify_shards(
     """
     path = Path(path)
     manifest = load_manifest(path)
-    problems = _shard_problems(path, manifest, checksums=True) + _index_problems(path, manifest, checksums=True)
+    problems = _empty_problems(manifest)
+    problems += _shard_problems(path, manifest, checksums=True) + _index_problems(path, manifest, checksums=True)
     try:
         reader = ShardReader(path)
     except (FileNotFoundError, ValueError) as err:
