@@ -7,9 +7,14 @@ Inputs that cannot be read are skipped and listed in ``failures.jsonl``; the bui
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import json
 import multiprocessing
+import os
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -118,6 +123,20 @@ def _load_or_make_plan(
     return plan
 
 
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: the worker is killed when the building process dies, however it dies (even SIGKILL).
+
+    On Linux the kernel sends SIGKILL to the worker when its parent exits (``prctl(PR_SET_PDEATHSIG)``); a worker
+    whose parent is already gone exits at once (elsewhere, only that check is made). Once the workers are gone,
+    multiprocessing's resource tracker loses its last writer and exits too.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _results(
     tasks: list[tuple[int, int]],
     root: Path,
@@ -132,7 +151,10 @@ def _results(
             yield shard, i, _encode_task(encode, str(root / inputs[i][0]), params)
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    parent = os.getpid()
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(parent,)
+    ) as pool:
         window: deque[tuple[int, int, Future[Any]]] = deque()
         queue = iter(tasks)
         try:
