@@ -1,7 +1,8 @@
 """The ``sce-shards`` command line: ``build``, ``info`` and ``verify``.
 
 Exit status: 0 on success; 1 when a build stored nothing, when ``--strict`` and some input failed, or when
-``info``/``verify`` find a problem; 2 on bad arguments or a missing/damaged folder.
+``info``/``verify`` find a problem; 2 on bad arguments, a missing/damaged folder, an input outside the videos root or
+a full disk (each one line on stderr).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sce_video_data.__about__ import __version__
 from sce_video_data.indexes import folders_index, hmdb51_index, kinetics_csv_index, list_index, ucf101_index
 from sce_video_data.indexes.images import encode_image_item, imagefolder_index
+from sce_video_data.shards.atomic import NoSpaceError
 from sce_video_data.shards.build import BuildReport, build_shards
 from sce_video_data.shards.check import shard_info, verify_shards
 from sce_video_data.shards.encoding import EncodeParams, encode_video_item
@@ -23,7 +25,7 @@ from sce_video_data.shards.format import FAILURES_FILE
 
 __all__ = ["LAYOUTS", "main", "parse_size"]
 
-Resolved = tuple[list[tuple[str, int]], list[str], Callable[..., object]]
+Resolved = tuple[list[tuple[str, int]], list[str], Callable[..., object], list[tuple[str, str]]]
 _UNITS = {
     "": 1,
     "B": 1,
@@ -66,18 +68,31 @@ def _kinetics(args: argparse.Namespace) -> Resolved:
         if not found:
             raise FileNotFoundError(f"{splits}: none of {', '.join(c.name for c in candidates)} found")
         splits = found[0]
-    items, names = kinetics_csv_index(splits, args.root) if splits.suffix == ".csv" else list_index(splits)
-    return items, names, encode_video_item
+    if splits.suffix == ".csv":
+        items, names = kinetics_csv_index(splits, args.root)
+    else:
+        items, names = list_index(splits, args.root)
+    return items, names, encode_video_item, []
+
+
+def _folders(args: argparse.Namespace) -> Resolved:
+    problems: list[tuple[str, str]] = []
+    if args.layout == "imagefolder":
+        return *imagefolder_index(args.root, problems=problems), encode_image_item, problems
+    return *folders_index(args.root, problems=problems), encode_video_item, problems
 
 
 LAYOUTS: dict[str, Callable[[argparse.Namespace], Resolved]] = {
-    "ucf101": lambda a: (*ucf101_index(a.splits or a.root, a.split, a.split_id), encode_video_item),
-    "hmdb51": lambda a: (*hmdb51_index(a.splits or a.root, a.split, a.split_id), encode_video_item),
+    "ucf101": lambda a: (*ucf101_index(a.splits or a.root, a.split, a.split_id, a.root), encode_video_item, []),
+    "hmdb51": lambda a: (*hmdb51_index(a.splits or a.root, a.split, a.split_id, a.root), encode_video_item, []),
     "kinetics": _kinetics,
-    "folders": lambda a: (*folders_index(a.root), encode_video_item),
-    "imagefolder": lambda a: (*imagefolder_index(a.root), encode_image_item),
+    "folders": _folders,
+    "imagefolder": _folders,
 }
-"""Layout name → resolver ``args -> (items, class_names, encoder)``."""
+"""Layout name → resolver ``args -> (items, class_names, encoder, index problems)``.
+
+Every resolver refuses an input that resolves outside ``--root`` (``ValueError`` naming the split file and line);
+the class-folder layouts also return the symlink loops they met, which the build lists in ``failures.jsonl``."""
 
 
 _BUILD_DESCRIPTION = """\
@@ -151,7 +166,7 @@ def _build(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out}: is a file; expected a shard folder to create or resume")
     if args.split == "val" and args.layout in ("ucf101", "hmdb51"):
         raise ValueError(f"--split val: {args.layout} has only train and test splits")
-    items, class_names, encode = LAYOUTS[args.layout](args)
+    items, class_names, encode, problems = LAYOUTS[args.layout](args)
     params = EncodeParams(args.short_side, args.fps, args.quality)
     report = build_shards(
         items,
@@ -165,6 +180,7 @@ def _build(args: argparse.Namespace) -> int:
         encode=encode,  # type: ignore[arg-type]
         layout=args.layout,
         progress=not args.no_progress,
+        index_problems=problems,
     )
     _print_build(report)
     if report.num_items == 0:
@@ -218,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"build": _build, "info": _info, "verify": _verify}[args.command](args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, NoSpaceError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -24,16 +24,22 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-def imagefolder_index(root: str | Path) -> tuple[list[tuple[str, int]], list[str]]:
+def imagefolder_index(
+    root: str | Path, *, problems: list[tuple[str, str]] | None = None
+) -> tuple[list[tuple[str, int]], list[str]]:
     """An ImageFolder tree ``root/<class>/<image>``: classes sorted by name, every file with an image extension.
 
     Args:
         root: Folder of class folders.
+        problems: Receives ``(path, "symlink loop")`` for every symlink loop met (see ``folders_index``).
 
     Returns:
         ``(items, class_names)`` with items ``(path relative to root, label)``.
+
+    Raises:
+        ValueError: No class folder, or an image that resolves outside ``root`` (through a symlink).
     """
-    return folders_index(root, IMAGE_EXTENSIONS)
+    return folders_index(root, IMAGE_EXTENSIONS, problems=problems)
 
 
 def stored_image_size(width: int, height: int, short_side: int) -> tuple[int, int]:

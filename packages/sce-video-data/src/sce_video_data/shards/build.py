@@ -2,7 +2,10 @@
 
 Inputs are assigned to shards deterministically (``items_per_shard`` consecutive inputs per shard, fixed in
 ``plan.json`` on the first run), so a rerun skips every shard already committed and rebuilds only the others.
-Inputs that cannot be read are skipped and listed in ``failures.jsonl``; the build goes on.
+Inputs that cannot be read are skipped and listed in ``failures.jsonl``; the build goes on. So are inputs whose path is
+not valid UTF-8 (never encoded; listed under a printable name) and the symlink loops the index met. An input that
+resolves outside the videos root refuses the build (:class:`ValueError`), and so does a full disk
+(:class:`~sce_video_data.shards.atomic.NoSpaceError`): complete shards are kept and the same call resumes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +28,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from sce_video_data.shards.atomic import atomic_write_json
+from sce_video_data.indexes.paths import NOT_UTF8, RootGuard, is_utf8, printable_path
+from sce_video_data.shards.atomic import atomic_write_json, reporting_no_space
 from sce_video_data.shards.encoding import EncodeParams, encode_video_item
 from sce_video_data.shards.finalize import finalize
 from sce_video_data.shards.format import FORMAT_VERSION, PLAN_FILE, SHARD_DIR
@@ -71,7 +75,7 @@ def _encode_task(encode: Encoder, path: str, params: EncodeParams) -> tuple[Enco
 
 def _inputs_digest(inputs: Sequence[tuple[str, int]], class_names: Sequence[str]) -> str:
     payload = json.dumps([list(map(list, inputs)), list(class_names)], ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()  # names that are not UTF-8 too
 
 
 def _estimate_items_per_shard(
@@ -80,7 +84,7 @@ def _estimate_items_per_shard(
     """Encode a few evenly spaced inputs to estimate bytes per item; return ``shard_size // estimate``."""
     step = max(1, len(inputs) // _ESTIMATE_SAMPLES)
     sizes = []
-    for rel, _ in list(inputs)[::step][:_ESTIMATE_SAMPLES]:
+    for rel, _ in [i for i in inputs if is_utf8(i[0])][::step][:_ESTIMATE_SAMPLES]:
         item, _ = _encode_task(encode, str(root / rel), params)
         if item is not None:
             sizes.append(sum(len(j) for j in item.jpegs))
@@ -144,11 +148,15 @@ def _results(
     params: EncodeParams,
     workers: int,
     encode: Encoder,
-) -> Iterator[tuple[int, int, tuple[EncodedItem | None, str]]]:
-    """Yield ``(shard, input id, result)`` in task order; ``workers > 1`` encodes in a process pool."""
+) -> Generator[tuple[int, int, tuple[EncodedItem | None, str]], None, None]:
+    """Yield ``(shard, input id, result)`` in task order; ``workers > 1`` encodes in a process pool.
+
+    An input whose path is not valid UTF-8 is not encoded: its result is ``(None, NOT_UTF8)``.
+    """
     if workers <= 1:
         for shard, i in tasks:
-            yield shard, i, _encode_task(encode, str(root / inputs[i][0]), params)
+            rel = inputs[i][0]
+            yield shard, i, _encode_task(encode, str(root / rel), params) if is_utf8(rel) else (None, NOT_UTF8)
         return
     context = multiprocessing.get_context("spawn")
     parent = os.getpid()
@@ -159,7 +167,14 @@ def _results(
         queue = iter(tasks)
         try:
             for shard, i in queue:
-                window.append((shard, i, pool.submit(_encode_task, encode, str(root / inputs[i][0]), params)))
+                rel = inputs[i][0]
+                future: Future[Any]
+                if is_utf8(rel):
+                    future = pool.submit(_encode_task, encode, str(root / rel), params)
+                else:
+                    future = Future()
+                    future.set_result((None, NOT_UTF8))
+                window.append((shard, i, future))
                 if len(window) >= 4 * workers:
                     s, j, future = window.popleft()
                     yield s, j, future.result()
@@ -183,6 +198,7 @@ def build_shards(
     encode: Encoder = encode_video_item,
     layout: str = "videos",
     progress: bool = True,
+    index_problems: Sequence[tuple[str, str]] = (),
 ) -> BuildReport:
     """Encode ``inputs`` (``(path relative to root, label)``) into the shard folder ``out``; resume if started.
 
@@ -198,12 +214,17 @@ def build_shards(
         encode: Function ``(absolute path, params) -> EncodedItem`` (module-level, so workers can pickle it).
         layout: Name of the input layout, recorded in the manifest.
         progress: Show a progress bar (items/s and ETA).
+        index_problems: ``(path, reason)`` of what the index found but could not list (symlink loops, from
+            :func:`~sce_video_data.indexes.folders_index`'s ``problems``): listed first in ``failures.jsonl`` and
+            counted as inputs that failed.
 
     Returns:
         The :class:`BuildReport`.
 
     Raises:
-        ValueError: Bad arguments, or ``out`` holds a build of other inputs or parameters.
+        ValueError: Bad arguments, an input that resolves outside ``root`` (``..``, an absolute path or a symlink
+            leading out), or ``out`` holds a build of other inputs or parameters.
+        NoSpaceError: The disk (or quota, or file size limit) is full: complete shards are kept, rerun to resume.
     """
     started = time.perf_counter()
     params = params or EncodeParams()
@@ -215,7 +236,11 @@ def build_shards(
         raise ValueError(f"labels must be in [0, {len(class_names)}), got {bad[:5]}")
     if shard_size <= 0 or (items_per_shard is not None and items_per_shard <= 0):
         raise ValueError(f"shard_size and items_per_shard must be > 0, got {shard_size}, {items_per_shard}")
-    out.mkdir(parents=True, exist_ok=True)
+    guard = RootGuard(root)
+    for rel, _ in inputs:
+        guard.check(rel)
+    with reporting_no_space(out, 0):
+        out.mkdir(parents=True, exist_ok=True)
     for stale in (out / SHARD_DIR).glob(".*.tmp-*"):  # left by an interrupted run
         stale.unlink(missing_ok=True)
     settings = {**asdict(params), "shard_size": shard_size, "layout": layout, "encoder": encode.__name__}
@@ -224,10 +249,11 @@ def build_shards(
     todo = [s for s in range(num_shards) if not sidecar_is_complete(out, s)]
     tasks = [(s, i) for s in todo for i in range(s * k, min((s + 1) * k, len(inputs)))]
     _write_shards(tasks, out, root, inputs, params, workers, encode, k, len(inputs) - len(tasks), progress)
-    report = finalize(out, root, inputs, class_names, settings, plan)
+    problems = [{"path": printable_path(path), "reason": reason} for path, reason in index_problems]
+    report = finalize(out, root, inputs, [printable_path(n) for n in class_names], settings, plan, problems)
     return BuildReport(
         str(out),
-        len(inputs),
+        report["num_inputs"],
         report["num_items"],
         report["failures"],
         num_shards,
@@ -260,13 +286,14 @@ def _write_shards(
         dynamic_ncols=True,
         smoothing=0.1,
     )
+    results = _results(tasks, root, inputs, params, workers, encode)
     try:
-        for shard, i, (item, reason) in _results(tasks, root, inputs, params, workers, encode):
+        for shard, i, (item, reason) in results:
             if writer is None or writer.shard != shard:
                 writer = ShardWriter(out, shard)
             rel, label = inputs[i]
             if item is None:
-                writer.add_failure(i, rel, reason)
+                writer.add_failure(i, printable_path(rel), reason)
                 failed += 1
                 bar.set_postfix(failed=failed)
             else:
@@ -279,4 +306,5 @@ def _write_shards(
     finally:
         if writer is not None:
             writer.abort()
+        results.close()  # stops the workers (pending encodes cancelled) before an error goes further
         bar.close()

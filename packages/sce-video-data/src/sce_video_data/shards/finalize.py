@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sce_video_data.__about__ import __version__
+from sce_video_data.indexes.paths import printable_path
 from sce_video_data.shards.atomic import atomic_write_bytes, atomic_write_json
 from sce_video_data.shards.format import FAILURES_FILE, FORMAT_VERSION, FRAME_ARRAYS, MANIFEST_FILE, save_index
 from sce_video_data.shards.writer import read_sidecar
@@ -57,15 +58,19 @@ def finalize(
     class_names: Sequence[str],
     settings: dict[str, Any],
     plan: dict[str, Any],
+    problems: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Write ``index/``, ``failures.jsonl`` and ``manifest.json`` (last) from the committed shards.
 
-    The manifest records the size and sha256 of every shard file and of every file of ``index/``.
+    The manifest records the size and sha256 of every shard file and of every file of ``index/``. ``problems``
+    (``{"path", "reason"}`` of what the index could not list, e.g. symlink loops) come first in the failures and
+    count as inputs. Paths and class names must be valid UTF-8 (:func:`~sce_video_data.indexes.paths.printable_path`).
 
     Returns:
         The manifest (without per-item records) as a dict.
     """
     merged, shards, items, failures = _merge(out, plan["num_shards"])
+    failures = [*problems, *failures]
     num_frames = sum(int(s["num_frames"]) for s in shards)
     summary = {
         "num_items": len(items),
@@ -81,10 +86,10 @@ def finalize(
         "format_version": FORMAT_VERSION,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "writer": f"sce-video-data {__version__}",
-        "source_root": str(root),
+        "source_root": printable_path(str(root)),
         "parameters": {**settings, "items_per_shard": plan["items_per_shard"]},
         "class_names": list(class_names),
-        "num_inputs": len(inputs),
+        "num_inputs": len(inputs) + len(problems),
         "num_items": len(items),
         "num_frames": num_frames,
         "num_failures": len(failures),

@@ -3,12 +3,14 @@
 The writer is generic over *items of frames*: a video is an item of many frames, an image an item of one frame.
 The binary is written under a temporary name and renamed when :meth:`ShardWriter.commit` runs; the per-shard index
 (``shard-NNNNN.npz``) is written last, so its presence marks a complete shard. The writer records the sha256 of the
-whole binary and the CRC-32 of every frame (``frame_crc32``, checked by the reader before decoding).
+whole binary and the CRC-32 of every frame (``frame_crc32``, checked by the reader before decoding). A full disk
+raises :class:`~sce_video_data.shards.atomic.NoSpaceError` naming the shard file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import zlib
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sce_video_data.shards.atomic import temporary_path
+from sce_video_data.shards.atomic import atomic_write_bytes, close_after_error, reporting_no_space, temporary_path
 from sce_video_data.shards.format import FRAME_ARRAYS, shard_file, sidecar_file
 
 __all__ = ["EncodedItem", "ShardWriter", "read_sidecar", "sidecar_is_complete"]
@@ -55,7 +57,8 @@ class ShardWriter:
     def __init__(self, root: str | Path, shard: int) -> None:
         self.root, self.shard = Path(root), shard
         self.path = shard_file(root, shard)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with reporting_no_space(self.path.parent, 0):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = temporary_path(self.path)
         self._handle = open(self._tmp, "wb")  # noqa: SIM115 - closed in commit/abort
         self._sha = hashlib.sha256()
@@ -68,13 +71,14 @@ class ShardWriter:
         """Append ``item`` (input number ``item_id`` of the build plan, with class ``label``)."""
         if len(item.jpegs) != len(item.times) or not item.jpegs:
             raise ValueError(f"item {item_id}: {len(item.jpegs)} frames but {len(item.times)} timestamps")
-        for data in item.jpegs:
-            self._handle.write(data)
-            self._sha.update(data)
-            self._frames["frame_offset"].append(self._offset)
-            self._frames["frame_length"].append(len(data))
-            self._frames["frame_crc32"].append(zlib.crc32(data))
-            self._offset += len(data)
+        with reporting_no_space(self.path, sum(len(data) for data in item.jpegs)):
+            for data in item.jpegs:
+                self._handle.write(data)
+                self._sha.update(data)
+                self._frames["frame_offset"].append(self._offset)
+                self._frames["frame_length"].append(len(data))
+                self._frames["frame_crc32"].append(zlib.crc32(data))
+                self._offset += len(data)
         self._frames["frame_time"].extend(item.times)
         fields = {k: getattr(item, k) for k in ("fps", "duration", "cfr", "width", "height")}
         self._items.append({"id": item_id, "label": label, "num_frames": len(item.jpegs), **fields, **item.record})
@@ -85,27 +89,24 @@ class ShardWriter:
 
     def commit(self) -> dict[str, Any]:
         """Close, rename the binary into place, write the per-shard index; return the shard record."""
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
+        with reporting_no_space(self.path, self._offset):
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
         os.replace(self._tmp, self.path)
         record: dict[str, Any] = {"name": self.path.name, "bytes": self._offset, "sha256": self._sha.hexdigest()}
         record.update(num_items=len(self._items), num_frames=len(self._frames["frame_offset"]))
         meta = {"shard": record, "items": self._items, "failures": self._failures}
         arrays: dict[str, Any] = {name: np.asarray(v, dtype=FRAME_ARRAYS[name]) for name, v in self._frames.items()}
         arrays["meta"] = np.array(json.dumps(meta))
-        sidecar = sidecar_file(self.root, self.shard)
-        tmp = temporary_path(sidecar)
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, sidecar)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic_write_bytes(sidecar_file(self.root, self.shard), buffer.getvalue())
         return record
 
     def abort(self) -> None:
-        """Close and delete the temporary binary."""
-        self._handle.close()
+        """Close and delete the temporary binary (after a failed write too)."""
+        close_after_error(self._handle)
         self._tmp.unlink(missing_ok=True)
 
 
