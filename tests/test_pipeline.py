@@ -104,7 +104,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
             "num_workers": 0,
         }
         flags = [arg for name, value in settings.items() for arg in (f"--features.{name}", str(value))]
-        sce_cli.main(["extract-features", *flags, "--accelerator", "cpu"])  # `sce extract-features ...`
+        sce_cli.main(["extract-features", *flags, "--fabric.accelerator", "cpu"])  # `sce extract-features ...`
 
     out = root / "retrieval.json"
     argv = ["--query", str(banks["test"]), "--bank", str(banks["train"]), "--ks", "1", "5", "--knn-k", "3"]

@@ -46,9 +46,10 @@ def tiny_sections(**overrides: dict) -> dict:
 
 
 def logged(out_dir: Path, name: str) -> dict[int, float]:
-    """Metric ``name`` by step, over every CSV version of a run."""
+    """Metric ``name`` by step, read from the run's ``metrics.csv`` (what a user opens)."""
     values: dict[int, float] = {}
-    for path in sorted((out_dir / "logs" / "csv").glob("version_*/metrics.csv")):
+    path = out_dir / "metrics.csv"
+    if path.is_file():
         with open(path, newline="") as handle:
             for row in csv.DictReader(handle):
                 if row.get(name):

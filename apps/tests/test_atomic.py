@@ -1,4 +1,4 @@
-"""Every file the programs write goes through sce_apps.atomic: exclusive temporary files, never a followed symlink."""
+"""Every file the programs write goes through sce_apps.engine.atomic: exclusive temporary files, no followed symlink."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
-from sce_apps.atomic import atomic_output, atomic_write, atomic_write_text
-from sce_apps.checkpointing import save_atomic
-from sce_apps.run_logs import write_config
+from sce_apps.engine.atomic import atomic_output, atomic_write, atomic_write_text
+from sce_apps.engine.checkpoints import load_checkpoint, save_checkpoint
+from sce_apps.engine.run import write_settings
 
 
 def _plant(folder: Path, name: str, victim: Path) -> Path:
@@ -26,12 +25,12 @@ def test_planted_symlinks_are_never_followed(tmp_path: Path) -> None:
     for name in ("results.json", "config.yaml", "step-00000001.ckpt"):
         _plant(tmp_path, name, victim)
     atomic_write_text(tmp_path / "results.json", "{}\n")
-    write_config(tmp_path, {"a": 1})
-    save_atomic({"step": 1}, tmp_path / "step-00000001.ckpt")
+    write_settings(tmp_path, {"a": 1})
+    save_checkpoint(tmp_path / "step-00000001.ckpt", "pretrain", 1, {})
     assert victim.read_text() == "precious"
     assert (tmp_path / "results.json").read_text() == "{}\n"
     assert "a: 1" in (tmp_path / "config.yaml").read_text()
-    assert torch.load(tmp_path / "step-00000001.ckpt")["step"] == 1
+    assert load_checkpoint(tmp_path / "step-00000001.ckpt")["step"] == 1
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:

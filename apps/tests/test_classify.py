@@ -19,8 +19,6 @@ from pretrain_helpers import fabric_command, load, logged
 from sce_apps.classify import (
     ClassifyDataConfig,
     ClassifyModelConfig,
-    ClassifyOptimConfig,
-    ClassifyTrainConfig,
     LinearHead,
     accuracy,
     finetune,
@@ -30,7 +28,7 @@ from sce_apps.classify import (
 from sce_apps.classify.data import eval_dataset, group_key, heldout_split
 from sce_apps.classify.model import build_classifier
 from sce_apps.classify.program import BEST
-from sce_apps.settings import FabricConfig
+from sce_apps.engine.sections import FabricConfig, OptimConfig, TrainConfig
 from sce_backbones import build_trunk, load_trunk_weights
 from sce_video_data import VIDEO_MEAN, VIDEO_STD, Normalize, to_float_batch
 
@@ -63,8 +61,10 @@ def _sections(shards: dict[str, Path], checkpoint: Path | None, *, data=None, mo
             train=str(shards["train"]), test=str(shards["test"]), **{**TINY_DATA, **(data or {})}
         ),
         "model": ClassifyModelConfig(checkpoint=None if checkpoint is None else str(checkpoint), **(model or {})),
-        "optim": ClassifyOptimConfig(**{"initial_lr": 2.0, "warmup_epochs": 1, **(optim or {})}),
-        "train": ClassifyTrainConfig(
+        "optim": OptimConfig(
+            **{"name": "sgd", "weight_decay": 0.0, "initial_lr": 2.0, "warmup_epochs": 1, **(optim or {})}
+        ),
+        "train": TrainConfig(
             **{"global_batch_size": 4, "max_epochs": 4, "val_every_epochs": 2, "log_every_steps": 1, **(train or {})}
         ),
         "fabric": FabricConfig(accelerator="cpu", sync_batchnorm=False),
@@ -244,7 +244,7 @@ def test_killed_run_resumes_to_the_same_weights(
         [sys.executable, script, *args, "--resume", "auto"], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "resumed from" in done.stdout + done.stderr
+    assert "resuming from" in done.stdout + done.stderr
     resumed = load(tmp_path / "checkpoints" / "step-00000008.ckpt")["model"]
     reference = load(linear_run / "checkpoints" / "step-00000008.ckpt")["model"]
     for key in reference:
@@ -265,7 +265,10 @@ def test_mismatched_inputs_are_refused(
     best = str(linear_run / "checkpoints" / "best.ckpt")
     with pytest.raises(ValueError, match=r"its head predicts 2 classes, but the data has 3"):
         linear_eval(**_sections({**shards, "test": other["test"]}, None), out_dir=tmp_path, test_checkpoint=best)
-    with pytest.raises(ValueError, match=r"is not a checkpoint of format 'sce-classifier/1'"):
+    with pytest.raises(
+        ValueError,
+        match=r"authors.ckpt is not an sce checkpoint \(format None; expected .sce-checkpoint., written by sce linear",
+    ):
         linear_eval(**_sections(shards, None), out_dir=tmp_path, test_checkpoint=str(pretrained))
     sections = _sections(shards, pretrained)
     with pytest.raises(FileNotFoundError, match="data.train: not a shard folder"):

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from pretrain_helpers import TINY_ARGS, fabric_command, load, logged, tiny_sections
 
 from sce_apps.pretrain import setup
@@ -52,3 +53,16 @@ def test_two_processes_follow_one_process(tmp_path: Path) -> None:
     qa = a["criterion.queue"][:24].sort(dim=0).values
     qb = b["criterion.queue"][:24].sort(dim=0).values
     assert (qa - qb).abs().max() < 1e-3
+    # What ran is recorded, not the recipe's `fabric` section (devices 1, strategy auto): read back, it reproduces
+    # the job.
+    settings = yaml.safe_load((double / "config.yaml").read_text())
+    assert settings["fabric"]["devices"] == 2 and settings["fabric"]["strategy"] == "ddp"
+    assert settings["run"]["world_size"] == 2 and settings["run"]["launcher"] == "fabric run"
+    assert load(double / "checkpoints" / "step-00000003.ckpt")["settings"]["fabric"]["devices"] == 2
+    # One line per user error, from rank 0 only, under `fabric run` too.
+    bad = subprocess.run([*command, "--sce.temp_m", "-1"], capture_output=True, text=True, timeout=600, env=env)
+    assert bad.returncode != 0
+    lines = [line for line in (bad.stdout + bad.stderr).splitlines() if "error:" in line]
+    assert lines == ["pretrain.py: error: sce.temp_m must be positive, got -1.0"], bad.stderr[-3000:]
+    # No traceback of the program (the launcher then reports the failed processes in its own summary).
+    assert not [line for line in bad.stderr.splitlines() if line.strip().startswith("File ") and "sce_apps" in line]

@@ -13,6 +13,7 @@ from eval_helpers import APPS, authors_checkpoint, build_tiny_shards
 from pretrain_helpers import fabric_command
 
 from sce_apps.distributed import rank_slice
+from sce_apps.engine.sections import FabricConfig
 from sce_apps.extract import ExtractConfig, extract
 from sce_apps.extract.program import _part_path
 from sce_apps.features import multiview_dataset, video_features
@@ -53,7 +54,7 @@ def test_slices_cover_everything_once() -> None:
 def test_authors_checkpoint_loads_and_one_process_matches_two(shards: Path, tmp_path: Path) -> None:
     checkpoint = tmp_path / "authors.ckpt"
     authors_checkpoint(checkpoint)
-    one = extract(_config(shards, tmp_path / "one.npz", checkpoint=str(checkpoint)), accelerator="cpu")
+    one = extract(_config(shards, tmp_path / "one.npz", checkpoint=str(checkpoint)), FabricConfig(accelerator="cpu"))
     bank = FeatureBank.load(one)
     assert len(bank) == 6 and bank.dim == 512 and bank.thumbnails is not None
     assert bank.metadata["checkpoint"] == str(checkpoint) and bank.class_names
@@ -98,13 +99,13 @@ def test_authors_checkpoint_loads_and_one_process_matches_two(shards: Path, tmp_
 
 def test_a_part_left_by_a_killed_run_is_reused(shards: Path, tmp_path: Path) -> None:
     config = _config(shards, tmp_path / "bank.npz")
-    first = FeatureBank.load(extract(config, accelerator="cpu"))
+    first = FeatureBank.load(extract(config, FabricConfig(accelerator="cpu")))
     part = _part_path(tmp_path / "bank.npz", config, 0, 1)
     marked = FeatureBank(
         first.features + 1.0, first.labels, ids=first.ids, class_names=first.class_names, thumbnails=first.thumbnails
     )
     marked.save(part)
-    again = FeatureBank.load(extract(config, accelerator="cpu"))
+    again = FeatureBank.load(extract(config, FabricConfig(accelerator="cpu")))
     np.testing.assert_array_equal(again.features, first.features + 1.0)
 
 
@@ -118,4 +119,4 @@ def test_bad_inputs(shards: Path, tmp_path: Path) -> None:
     wrong = tmp_path / "r3d50.ckpt"
     torch.save({"conv.weight": torch.zeros(1)}, wrong)
     with pytest.raises(ValueError, match="no trunk key found in the checkpoint"):
-        extract(_config(shards, tmp_path / "x.npz", checkpoint=str(wrong)), accelerator="cpu")
+        extract(_config(shards, tmp_path / "x.npz", checkpoint=str(wrong)), FabricConfig(accelerator="cpu"))

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sce_apps.fabric_launch import fabric_arguments
+from sce_apps.engine.launch import fabric_arguments
 
 
 def test_plain_launch_keeps_every_setting(monkeypatch) -> None:

@@ -14,6 +14,8 @@ import pytest
 import torch
 from pretrain_helpers import TINY_ARGS, load, logged, tiny_sections
 
+from sce_apps.engine.metrics import read_metric_rows
+from sce_apps.engine.run import StepPlan
 from sce_apps.pretrain import NonFiniteLossError, setup
 from sce_apps.pretrain.program import Schedule
 
@@ -32,7 +34,8 @@ def test_run_writes_checkpoints_logs_plot_and_config(full_run: Path) -> None:
     checkpoints = sorted(p.name for p in (full_run / "checkpoints").iterdir())
     assert checkpoints == ["step-00000004.ckpt", "step-00000006.ckpt"]  # keep_checkpoints=2 pruned step 2
     payload = load(full_run / "checkpoints" / "step-00000006.ckpt")
-    assert payload["step"] == 6 and payload["format"] == "sce-pretrain/1"
+    assert payload["step"] == 6 and payload["format"] == "sce-checkpoint" and payload["program"] == "pretrain"
+    assert payload["checksum"].startswith("sha256:") and payload["run"]["world_size"] == 1
     learner = payload["learner"]
     assert learner["criterion.queue"].shape == (32, 16)
     assert int(learner["criterion.queue_ptr"]) == (6 * 2 * 4) % 32  # both views enqueued every step
@@ -77,7 +80,9 @@ def test_resume_continues_exactly(full_run: Path, tmp_path: Path) -> None:
 def test_resume_refuses_other_model(full_run: Path, tmp_path: Path) -> None:
     (tmp_path / "checkpoints").mkdir()
     shutil.copy(full_run / "checkpoints" / "step-00000004.ckpt", tmp_path / "checkpoints")
-    with pytest.raises(ValueError, match="'sce' settings differ"):
+    with pytest.raises(
+        ValueError, match=r"cannot resume from .*step-00000004.ckpt.*sce\.temp_m: 0\.05 in the checkpoint, 0\.07 now"
+    ):
         setup(**tiny_sections(sce={"temp_m": 0.07}), out_dir=tmp_path, resume="auto")
 
 
@@ -106,23 +111,30 @@ def test_killed_run_resumes_to_the_same_end(full_run: Path, tmp_path: Path) -> N
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "resumed from" in done.stdout + done.stderr
+    assert "resuming from" in done.stdout + done.stderr
     final = load(tmp_path / "checkpoints" / "step-00000012.ckpt")
     assert final["step"] == 12
     assert int(final["learner"]["criterion.queue_ptr"]) == (12 * 2 * 4) % 32
     assert final["learner"]["criterion.queue"].shape == (32, 16)
-    assert sorted(logged(tmp_path, "loss"))[-1] == 12
+    # The rows logged before the kill survived it, and the resumed run continued them: every step once.
+    assert sorted(logged(tmp_path, "loss")) == list(range(1, 13))
+    steps = [r["step"] for r in read_metric_rows(tmp_path) if "loss" in r]
+    assert steps == list(range(1, 13))
 
 
 def test_non_finite_loss_stops_with_step_and_keeps_checkpoint(tmp_path: Path) -> None:
     sections = tiny_sections(
-        optim={"name": "sgd", "initial_lr": 1e30, "warmup_epochs": 0}, train={"checkpoint_every_steps": 1}
+        optim={"name": "sgd", "initial_lr": 1e30, "warmup_epochs": 1}, train={"checkpoint_every_steps": 1}
     )
-    with pytest.raises(NonFiniteLossError, match=r"non-finite loss .* at step (\d+); stopping; the last good") as info:
+    # Step 1 has LR 0 (warmup) and is saved; the next steps blow up: the loss or the weights stop being finite.
+    with pytest.raises(
+        (NonFiniteLossError, FloatingPointError),
+        match=r"at step (\d+)(; | the state holds NaN).*stopping; the last good checkpoint(:| is) .*step-00000001.ckpt",
+    ):
         setup(**sections, out_dir=tmp_path)
-    assert "step-0000000" in str(info.value)
     kept = sorted((tmp_path / "checkpoints").glob("step-*.ckpt"))
-    assert kept and all(torch.isfinite(v).all() for v in load(kept[-1])["learner"].values() if v.is_floating_point())
+    assert [p.name for p in kept] == ["step-00000001.ckpt"]
+    assert all(torch.isfinite(v).all() for v in load(kept[-1])["learner"].values() if v.is_floating_point())
 
 
 def test_schedule_spans_the_run() -> None:
@@ -130,9 +142,9 @@ def test_schedule_spans_the_run() -> None:
 
     sections = tiny_sections()
     config = PretrainConfig(**sections)
-    schedule = Schedule(config, steps_per_epoch=3, total_steps=6)
-    assert schedule.base_lr == pytest.approx(2.4 * 4 / 256)
-    assert schedule.warmup_steps == 3
+    schedule = Schedule(config, StepPlan(3, 6, 1.0, None, 5))
+    assert schedule.lr.base_lr == pytest.approx(2.4 * 4 / 256)
+    assert schedule.lr.warmup_steps == 3
     assert [schedule.momentum(s) for s in (0, 5)] == [0.99, 1.0]
 
 
@@ -143,3 +155,43 @@ def test_bad_settings_fail_before_work(tmp_path: Path) -> None:
         setup(**tiny_sections(data={"format": "video_shards"}), out_dir=tmp_path)
     with pytest.raises(ValueError, match="data.crop_scale"):
         tiny_sections(data={"crop_scale": (0.5, 0.2)})
+
+
+def test_resume_auto_skips_a_damaged_newest_checkpoint_and_tolerates_other_settings(
+    full_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "checkpoints").mkdir()
+    for step in (4, 6):
+        shutil.copy(full_run / "checkpoints" / f"step-0000000{step}.ckpt", tmp_path / "checkpoints")
+    damaged = tmp_path / "checkpoints" / "step-00000006.ckpt"
+    damaged.write_bytes(damaged.read_bytes()[:5000])  # truncated, as by a crash of the storage
+    # Logging and workers do not change the run's mathematics: a resume with other values of them is accepted.
+    setup(**tiny_sections(train={"log_every_steps": 2}), out_dir=tmp_path, resume="auto")
+    out = capsys.readouterr()
+    assert "skipping damaged checkpoint" in out.out + out.err and "step-00000006.ckpt is damaged" in out.out + out.err
+    assert "resuming from" in out.out + out.err and "step-00000004.ckpt" in out.out + out.err
+    resumed = load(tmp_path / "checkpoints" / "step-00000006.ckpt")["learner"]
+    reference = load(full_run / "checkpoints" / "step-00000006.ckpt")["learner"]
+    for key in reference:
+        torch.testing.assert_close(resumed[key], reference[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_exploded_parameters_are_never_checkpointed(tmp_path: Path) -> None:
+    """A blown-up BN scale with a finite loss (seen with augment=none) stops the run instead of being saved."""
+    from lightning_fabric import Fabric
+
+    from sce_apps.engine.metrics import MetricsLog
+    from sce_apps.engine.run import Run
+    from sce_apps.engine.threads import AdaptiveThreads, available_cpus
+
+    fabric = Fabric(accelerator="cpu", devices=1)
+    run = Run(fabric, "pretrain", tmp_path, {}, {}, MetricsLog(tmp_path, None), AdaptiveThreads(1, 0, override=1))
+    run.save(1, {"learner": {"w": torch.ones(3)}})
+    with pytest.raises(
+        FloatingPointError,
+        match=r"at step 2 the state holds NaN, infinite or exploded values "
+        r"\(learner.bn.weight\); stopping; the last good checkpoint: .*step-00000001.ckpt",
+    ):
+        run.save(2, {"learner": {"bn.weight": torch.tensor([1.0, 1e20]), "w": torch.ones(3)}})
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-00000001.ckpt"]
+    torch.set_num_threads(available_cpus())

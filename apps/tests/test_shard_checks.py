@@ -10,10 +10,10 @@ from pretrain_helpers import tiny_sections
 
 from sce_apps.classify import ClassifyDataConfig, linear_eval
 from sce_apps.classify.recipes import load_classify_recipe
+from sce_apps.engine.sections import FabricConfig
 from sce_apps.extract import ExtractConfig, extract
 from sce_apps.pretrain import setup
 from sce_apps.pretrain.recipes import RECIPES_DIR, load_recipe
-from sce_apps.settings import FabricConfig
 from sce_apps.shard_checks import (
     LowResolutionShardsWarning,
     check_classify_shards,
@@ -120,4 +120,4 @@ def test_programs_warn_before_reading_data(small: Path, tmp_path: Path, monkeypa
         linear_eval(data=classify, fabric=FabricConfig(accelerator="cpu"), out_dir=tmp_path / "linear")
     config = ExtractConfig(str(small), str(tmp_path / "bank.npz"), size=32)
     with pytest.warns(LowResolutionShardsWarning, match=r"features\.size=32"), pytest.raises(_StopError):
-        extract(config, accelerator="cpu")
+        extract(config, FabricConfig(accelerator="cpu"))

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
+from sce_apps.engine.metrics import read_metrics
 from sce_apps.pretrain import DataConfig, FabricConfig, ModelConfig, OptimConfig, SCEConfig, TrainConfig, setup
-from sce_apps.run_logs import read_metrics
 from sce_video_data import EncodeParams, build_shards
 from sce_video_data.indexes import folders_index
 from sce_video_data.synthetic import write_index_video

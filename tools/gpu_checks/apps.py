@@ -16,8 +16,6 @@ import torch
 from sce_apps.classify import (
     ClassifyDataConfig,
     ClassifyModelConfig,
-    ClassifyOptimConfig,
-    ClassifyTrainConfig,
     finetune,
     linear_eval,
 )
@@ -51,8 +49,8 @@ def check_classify(failed: list[str]) -> None:
                     augment="linear" if program is linear_eval else "finetune",
                 ),
                 model=ClassifyModelConfig(trunk="r3d18", freeze_trunk=program is linear_eval),
-                optim=ClassifyOptimConfig(initial_lr=0.5, warmup_epochs=0),
-                train=ClassifyTrainConfig(global_batch_size=8, max_epochs=2, log_every_steps=1),
+                optim=OptimConfig(name="sgd", weight_decay=0.0, initial_lr=0.5, warmup_epochs=0),
+                train=TrainConfig(global_batch_size=8, max_epochs=2, log_every_steps=1),
                 fabric=FabricConfig(accelerator="cuda", devices=1, precision=precision),
                 out_dir=out,
             )

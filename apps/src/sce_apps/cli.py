@@ -9,6 +9,8 @@ sce_apps.pretrain``, ``torchrun -m sce_apps.pretrain``) and as script files for 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sce_apps.__about__ import __version__
+from sce_apps.engine.errors import DEBUG_FLAG, report_error
 from sce_apps.help_text import plain_text
 from sce_apps.recipes import UnknownRecipeError, recipe_names, recipes_dir, resolve_config_arguments
 
@@ -92,10 +95,22 @@ def version_text() -> str:
     return f"sce-apps {__version__} ({', '.join(f'{name} {version(name)}' for name in SCE_PACKAGES)})"
 
 
+SECTION_HELP = re.compile(r"^--(\w+)\.help$")
+"""``--data.help``: the fields of one settings section."""
+
+
 def program_main(command: str, argv: list[str] | None = None, prog: str | None = None) -> None:
-    """Run one program from its command line (``--config`` takes a recipe name of the program or a YAML path)."""
+    """Run one program from its command line (``--config`` takes a recipe name of the program or a YAML path).
+
+    ``--SECTION.help`` prints one section's fields. A user error (a bad value, a missing path, damaged data, a full
+    disk) ends the program with one line, ``<prog>: error: ...``, on rank 0 and exit status 2; ``--debug`` (or
+    ``SCE_DEBUG=1``) shows its traceback instead.
+    """
     prog = prog or f"sce {command}"
     args = sys.argv[1:] if argv is None else list(argv)
+    if DEBUG_FLAG in args:
+        args = [a for a in args if a != DEBUG_FLAG]
+        os.environ["SCE_DEBUG"] = "1"
     try:
         args = resolve_config_arguments(command, args)
     except UnknownRecipeError as error:
@@ -107,14 +122,44 @@ def program_main(command: str, argv: list[str] | None = None, prog: str | None =
     from sce_apps.help_text import plain_help_formatter
 
     set_parsing_settings(docstring_parse_attribute_docstrings=True)  # `--help` shows each settings field's docstring
-    CLI(
-        load_program(command),
-        args=args,
-        config_help=f"A recipe name ({', '.join(recipe_names(command))}) or the path of a YAML recipe.",
-        as_positional=False,
-        prog=prog,
-        formatter_class=plain_help_formatter(),
-    )
+    options = {
+        "config_help": f"A recipe name ({', '.join(recipe_names(command))}) or the path of a YAML recipe.",
+        "as_positional": False,
+        "prog": prog,
+        "formatter_class": plain_help_formatter(),
+    }
+    sections = [m.group(1) for a in args if (m := SECTION_HELP.match(a))]
+    if sections:
+        _print_section_help(command, sections[0], prog, options)
+        return
+    try:
+        CLI(load_program(command), args=args, **options)
+    except Exception as error:
+        status = report_error(prog, error)
+        if status is None:
+            raise
+        raise SystemExit(status) from None
+
+
+def _print_section_help(command: str, section: str, prog: str, options: dict[str, Any]) -> None:
+    """Print the help of one section (``--data.help``): its title and fields, as ``--help`` shows them."""
+    import contextlib
+    import io
+
+    from jsonargparse import CLI
+
+    text = io.StringIO()
+    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(text):
+        CLI(load_program(command), args=["--help"], **options)
+    blocks = re.split(r"\n(?=\S[^\n]*:\n)", text.getvalue())
+    found = [b for b in blocks if f"--{section}." in b and not b.startswith("usage:")]
+    if not found:
+        names = sorted(
+            {m for b in blocks for m in re.findall(r"^  --(\w+) CONFIG", b, flags=re.MULTILINE)} - {"config"}
+        )
+        print(f"{prog}: error: no settings section {section!r}; the sections: {', '.join(names)}", file=sys.stderr)
+        raise SystemExit(2)
+    print(f"usage: {prog} [--{section}.FIELD VALUE ...]\n\n{found[0].rstrip()}")
 
 
 def run_entry(command: str, file: str) -> None:

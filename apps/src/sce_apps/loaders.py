@@ -16,7 +16,19 @@ from torch.utils.data import Dataset, Subset
 
 from sce_video_data import BatchLoader, ResumableBatchSampler
 
-__all__ = ["decode_device", "eval_loader", "rows_of", "train_loader"]
+__all__ = ["decode_device", "eval_loader", "is_image_data", "rows_of", "train_loader"]
+
+IMAGE_TRUNK_PREFIX = "resnet"
+
+
+def is_image_data(data_format: str, trunk: str = "") -> bool:
+    """Whether a program works on images (else videos): image shards, or synthetic data for an image trunk.
+
+    The one place every program decides it.
+    """
+    if data_format == "synthetic":
+        return trunk.startswith(IMAGE_TRUNK_PREFIX)
+    return data_format == "image_shards"
 
 
 def decode_device(setting: str, device: torch.device) -> str:

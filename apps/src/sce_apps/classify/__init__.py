@@ -4,8 +4,6 @@ from sce_apps.classify.config import (
     ClassifyConfig,
     ClassifyDataConfig,
     ClassifyModelConfig,
-    ClassifyOptimConfig,
-    ClassifyTrainConfig,
 )
 from sce_apps.classify.evaluate import Accuracy, accuracy, evaluate, multiview_probabilities
 from sce_apps.classify.model import Classifier, LinearHead, build_classifier
@@ -16,8 +14,6 @@ __all__ = [
     "ClassifyConfig",
     "ClassifyDataConfig",
     "ClassifyModelConfig",
-    "ClassifyOptimConfig",
-    "ClassifyTrainConfig",
     "Classifier",
     "LinearHead",
     "accuracy",

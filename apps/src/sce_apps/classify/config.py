@@ -1,6 +1,8 @@
 """Typed settings of ``sce linear-eval`` and ``sce finetune``; the recipes in ``sce_apps/configs/{linear,finetune}/``.
 
-The two programs share these sections; only their defaults differ: the signatures of
+``data`` and ``model`` are their own sections; ``optim``, ``train`` and ``fabric`` are the engine's, shared by every
+program (:mod:`sce_apps.engine.sections`). The two programs share these sections; only their defaults differ: the
+signatures of
 :func:`sce_apps.classify.program.linear_eval` (SPEC 5.2) and :func:`sce_apps.classify.program.finetune` (SPEC 5.3).
 """
 
@@ -9,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sce_apps.settings import FabricConfig, non_negative, positive, probability
+from sce_apps.engine.sections import FabricConfig, OptimConfig, TrainConfig, positive
 
 __all__ = [
     "ClassifyConfig",
     "ClassifyDataConfig",
     "ClassifyModelConfig",
-    "ClassifyOptimConfig",
-    "ClassifyTrainConfig",
     "FabricConfig",
+    "OptimConfig",
     "Protocol",
+    "TrainConfig",
 ]
 
 Protocol = Literal["linear", "finetune"]
@@ -140,63 +142,6 @@ class ClassifyModelConfig:
 
 
 @dataclass
-class ClassifyOptimConfig:
-    """SGD and its per-step schedule: linear warmup from 0, then cosine to 0 (SPEC 2.7, 5.1-5.3)."""
-
-    initial_lr: float = 2.0
-    """LR before batch scaling; the peak LR is initial_lr × global_batch / 256 when scale_lr is set."""
-    scale_lr: bool = True
-    """Apply the linear scaling rule."""
-    momentum: float = 0.9
-    """Heavy-ball momentum (no Nesterov)."""
-    weight_decay: float = 0.0
-    """Weight decay (0 in every evaluation protocol)."""
-    warmup_epochs: float = 8
-    """Linear warmup from 0, in epochs (converted to steps); 0 for none."""
-
-    def __post_init__(self) -> None:
-        positive("optim", initial_lr=self.initial_lr)
-        probability("optim", momentum=self.momentum)
-        non_negative("optim", weight_decay=self.weight_decay, warmup_epochs=self.warmup_epochs)
-
-
-@dataclass
-class ClassifyTrainConfig:
-    """Run length, batch, validation and bookkeeping."""
-
-    global_batch_size: int = 512
-    """Samples per optimizer step over all devices (split evenly)."""
-    max_epochs: int = 60
-    """Epochs (steps per epoch = training videos // global batch)."""
-    max_steps: int | None = None
-    """Cap on the total steps (the schedule then spans the capped run)."""
-    val_every_epochs: int = 5
-    """Validate every N epochs (and after the last one)."""
-    checkpoint_every_steps: int | None = None
-    """Also save a checkpoint every N steps inside an epoch (one is always saved at each epoch's end)."""
-    keep_checkpoints: int = 2
-    """Most recent periodic checkpoints kept on disk (``best.ckpt`` is kept apart)."""
-    log_every_steps: int = 10
-    """Log training metrics every N steps."""
-    seed: int = 42
-    """Seed of everything (the held-out split too)."""
-
-    def __post_init__(self) -> None:
-        positive(
-            "train",
-            global_batch_size=self.global_batch_size,
-            max_epochs=self.max_epochs,
-            val_every_epochs=self.val_every_epochs,
-            keep_checkpoints=self.keep_checkpoints,
-            log_every_steps=self.log_every_steps,
-        )
-        for name in ("max_steps", "checkpoint_every_steps"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"train.{name} must be positive or null, got {value}")
-
-
-@dataclass
 class ClassifyConfig:
     """Everything ``sce linear-eval`` / ``sce finetune`` need; recipes are YAML files of this shape."""
 
@@ -204,6 +149,8 @@ class ClassifyConfig:
     """``linear`` (``sce linear-eval``) or ``finetune`` (``sce finetune``)."""
     data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
     model: ClassifyModelConfig = field(default_factory=ClassifyModelConfig)
-    optim: ClassifyOptimConfig = field(default_factory=ClassifyOptimConfig)
-    train: ClassifyTrainConfig = field(default_factory=ClassifyTrainConfig)
+    optim: OptimConfig = field(
+        default_factory=lambda: OptimConfig(name="sgd", initial_lr=2.0, weight_decay=0.0, warmup_epochs=8)
+    )
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(global_batch_size=512, max_epochs=60))
     fabric: FabricConfig = field(default_factory=FabricConfig)

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset, Subset
 
 from sce_apps.classify.config import ClassifyDataConfig
 from sce_apps.features import item_ids, multiview_dataset
-from sce_apps.loaders import decode_device
+from sce_apps.loaders import decode_device, is_image_data
 from sce_video_data import (
     BatchAugmentation,
     Normalize,
@@ -47,7 +47,7 @@ def train_dataset(data: ClassifyDataConfig, where: str = "cpu") -> ShardDataset:
 
     ``where`` is the decoding device (:func:`sce_apps.loaders.decode_device`).
     """
-    if data.format == "image_shards":
+    if is_image_data(data.format):
         crop = RandomResizedCrop(data.train_crop_size, scale=data.train_crop_scale, antialias=True)
         return ShardImageDataset(data.train, transform=crop, decode_device=where)
     low, high = data.train_short_side
@@ -64,7 +64,7 @@ def train_dataset(data: ClassifyDataConfig, where: str = "cpu") -> ShardDataset:
 
 def eval_dataset(data: ClassifyDataConfig, path: str, where: str = "cpu") -> ShardDataset:
     """A split's test views: ``eval_clips × eval_crops`` per video (SPEC 5.2), one centre crop per image (SPEC 5.1)."""
-    if data.format == "image_shards":
+    if is_image_data(data.format):
         crop = image_eval_crop(data.eval_short_side, data.eval_crop_size)
         return ShardImageDataset(path, transform=crop, decode_device=where)
     return multiview_dataset(
@@ -191,7 +191,7 @@ def batch_inputs(batch: dict[str, Tensor]) -> Tensor:
 
 def train_augmentation(data: ClassifyDataConfig) -> Callable[[Tensor, torch.Generator | None], Tensor]:
     """The device stage of training (``data.augment``) for ``data.format``: uint8 batch in, normalised float out."""
-    image = data.format == "image_shards"
+    image = is_image_data(data.format)
     if data.augment == "none":
         normalize = eval_normalization(data)
         return lambda x, generator: normalize(to_float_batch(x))
@@ -205,4 +205,4 @@ def train_augmentation(data: ClassifyDataConfig) -> Callable[[Tensor, torch.Gene
 
 def eval_normalization(data: ClassifyDataConfig) -> Normalize:
     """Normalisation of the test views: ImageNet statistics for images, 0.45 / 0.225 for videos."""
-    return image_eval_normalization() if data.format == "image_shards" else video_eval_normalization()
+    return image_eval_normalization() if is_image_data(data.format) else video_eval_normalization()

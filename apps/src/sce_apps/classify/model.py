@@ -7,12 +7,13 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from sce_apps.checkpointing import load_checkpoint
 from sce_apps.classify.config import ClassifyModelConfig
+from sce_apps.engine.checkpoints import load_checkpoint
 from sce_backbones import build_trunk, convert_sync_batchnorm, load_trunk_weights
 
 #: The format of the classifier checkpoints of ``sce linear-eval`` and ``sce finetune``.
-CHECKPOINT_FORMAT = "sce-classifier/1"
+CLASSIFIER_PROGRAMS = ("linear", "finetune")
+"""Programs whose checkpoints hold a classifier (``model``: trunk and head)."""
 
 
 class LinearHead(nn.Module):
@@ -110,8 +111,8 @@ def _init_from_linear_eval(trunk: nn.Module, head: LinearHead, model: ClassifyMo
         ValueError: not a classifier checkpoint, or one of another trunk or class count.
     """
     path = Path(str(model.init_from))
-    payload = load_checkpoint(path, CHECKPOINT_FORMAT)
-    saved = payload["config"]["model"]
+    payload = load_checkpoint(path, CLASSIFIER_PROGRAMS)
+    saved = payload["settings"]["model"]
     if saved.get("trunk") != model.trunk:
         raise ValueError(f"model.init_from {path} holds a {saved.get('trunk')} trunk, not model.trunk={model.trunk}")
     state = payload["model"]

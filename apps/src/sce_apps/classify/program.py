@@ -19,15 +19,7 @@ import torch.nn.functional as F
 from lightning_fabric import Fabric
 from tqdm import tqdm
 
-from sce_apps.atomic import atomic_write_text
-from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
-from sce_apps.classify.config import (
-    ClassifyConfig,
-    ClassifyDataConfig,
-    ClassifyModelConfig,
-    ClassifyOptimConfig,
-    ClassifyTrainConfig,
-)
+from sce_apps.classify.config import ClassifyConfig, ClassifyDataConfig, ClassifyModelConfig
 from sce_apps.classify.data import (
     Splits,
     batch_inputs,
@@ -37,14 +29,30 @@ from sce_apps.classify.data import (
     train_augmentation,
 )
 from sce_apps.classify.evaluate import Accuracy, evaluate
-from sce_apps.classify.model import CHECKPOINT_FORMAT, Classifier, build_classifier
-from sce_apps.fabric_launch import launch_fabric
-from sce_apps.loaders import decode_device, train_loader
+from sce_apps.classify.model import CLASSIFIER_PROGRAMS, Classifier, build_classifier
+from sce_apps.engine.atomic import atomic_write_text
+from sce_apps.engine.checkpoints import load_checkpoint
+from sce_apps.engine.run import Resumed, Run, StepPlan, launch, resume, step_seed
+from sce_apps.engine.sections import FabricConfig, OptimConfig, TrainConfig
+from sce_apps.engine.threads import AdaptiveThreads
+from sce_apps.loaders import decode_device, is_image_data, train_loader
 from sce_apps.optim import WarmupCosineSchedule
-from sce_apps.run_logs import make_loggers, plot_curves, write_config
-from sce_apps.settings import FabricConfig
 from sce_apps.shard_checks import check_classify_shards
 from sce_video_data import BatchLoader, ResumableBatchSampler
+
+MATH_FIELDS = (
+    "protocol",
+    "model.trunk",
+    "model.small_input",
+    "model.freeze_trunk",
+    "model.dropout",
+    "model.num_classes",
+    "optim",
+    "train.global_batch_size",
+    "train.max_epochs",
+    "train.max_steps",
+)
+"""Settings a resumed run must share with its checkpoint: they change the mathematics of the run."""
 
 BEST = "best.ckpt"
 
@@ -52,8 +60,8 @@ BEST = "best.ckpt"
 def linear_eval(
     data: ClassifyDataConfig = ClassifyDataConfig(augment="linear"),  # noqa: B008 - jsonargparse shows the fields
     model: ClassifyModelConfig = ClassifyModelConfig(freeze_trunk=True, dropout=0.0),  # noqa: B008
-    optim: ClassifyOptimConfig = ClassifyOptimConfig(initial_lr=2.0, warmup_epochs=8),  # noqa: B008
-    train: ClassifyTrainConfig = ClassifyTrainConfig(global_batch_size=512, max_epochs=60),  # noqa: B008
+    optim: OptimConfig = OptimConfig(name="sgd", initial_lr=2.0, weight_decay=0.0, warmup_epochs=8),  # noqa: B008
+    train: TrainConfig = TrainConfig(global_batch_size=512, max_epochs=60),  # noqa: B008
     fabric: FabricConfig = FabricConfig(sync_batchnorm=False),  # noqa: B008
     out_dir: Path = Path("runs/linear"),
     resume: str | None = None,
@@ -71,8 +79,9 @@ def linear_eval(
         optim: SGD and its warmup + cosine schedule.
         train: batch, epochs, validation, checkpoints, logs.
         fabric: accelerator, devices, nodes, strategy, precision.
-        out_dir: run folder: checkpoints/, logs/, plots/, config.yaml, results.json.
-        resume: "auto" continues the last checkpoint of out_dir (or starts afresh), a path resumes that checkpoint.
+        out_dir: run folder: checkpoints/, logs/, plots/, metrics.csv, config.yaml, results.json.
+        resume: "auto" continues the newest readable checkpoint of out_dir (or starts afresh), a path resumes that
+            checkpoint.
         test_checkpoint: test this classifier checkpoint (``best.ckpt``, ``step-*.ckpt``) without training.
 
     Returns:
@@ -85,8 +94,8 @@ def linear_eval(
 def finetune(
     data: ClassifyDataConfig = ClassifyDataConfig(augment="finetune"),  # noqa: B008
     model: ClassifyModelConfig = ClassifyModelConfig(freeze_trunk=False, dropout=0.8),  # noqa: B008
-    optim: ClassifyOptimConfig = ClassifyOptimConfig(initial_lr=0.1, warmup_epochs=0),  # noqa: B008
-    train: ClassifyTrainConfig = ClassifyTrainConfig(global_batch_size=64, max_epochs=200),  # noqa: B008
+    optim: OptimConfig = OptimConfig(name="sgd", initial_lr=0.1, weight_decay=0.0, warmup_epochs=0),  # noqa: B008
+    train: TrainConfig = TrainConfig(global_batch_size=64, max_epochs=200),  # noqa: B008
     fabric: FabricConfig = FabricConfig(sync_batchnorm=True),  # noqa: B008
     out_dir: Path = Path("runs/finetune"),
     resume: str | None = None,
@@ -105,8 +114,9 @@ def finetune(
         optim: SGD and its warmup + cosine schedule.
         train: batch, epochs, validation, checkpoints, logs.
         fabric: accelerator, devices, nodes, strategy, precision, SyncBN.
-        out_dir: run folder: checkpoints/, logs/, plots/, config.yaml, results.json.
-        resume: "auto" continues the last checkpoint of out_dir (or starts afresh), a path resumes that checkpoint.
+        out_dir: run folder: checkpoints/, logs/, plots/, metrics.csv, config.yaml, results.json.
+        resume: "auto" continues the newest readable checkpoint of out_dir (or starts afresh), a path resumes that
+            checkpoint.
         test_checkpoint: test this classifier checkpoint (``best.ckpt``, ``step-*.ckpt``) without training.
 
     Returns:
@@ -118,9 +128,10 @@ def finetune(
 
 def _launch(config: ClassifyConfig, out_dir: Path, resume: str | None, test_checkpoint: str | None) -> Path:
     _check_inputs(config, test_checkpoint)
-    loggers = make_loggers(out_dir) if test_checkpoint is None else []
-    runtime = launch_fabric(**config.fabric.launch_settings(), loggers=loggers)
-    return main(runtime, config, out_dir, resume, test_checkpoint)
+    runtime, threads = launch(
+        config.fabric, out_dir if test_checkpoint is None else None, loader_workers=config.data.num_workers
+    )
+    return main(runtime, config, out_dir, resume, test_checkpoint, threads)
 
 
 def _check_inputs(config: ClassifyConfig, test_checkpoint: str | None) -> None:
@@ -143,10 +154,10 @@ def _check_inputs(config: ClassifyConfig, test_checkpoint: str | None) -> None:
 
 
 @dataclass
-class Run:
-    """What the loop needs besides the config: the data, the model (raw and as set up), the schedule."""
+class Job:
+    """What the training loop works on besides the engine's run: the data, the model (raw and set up), the schedule."""
 
-    fabric: Fabric
+    run: Run
     config: ClassifyConfig
     splits: Splits
     model: Classifier
@@ -154,16 +165,30 @@ class Run:
     optimizer: torch.optim.Optimizer
     loader: BatchLoader
     sampler: ResumableBatchSampler
-    steps_per_epoch: int
-    total_steps: int
+    plan: StepPlan
     lr: WarmupCosineSchedule
-    out_dir: Path
+
+    @property
+    def fabric(self) -> Fabric:
+        """The run's Fabric."""
+        return self.run.fabric
+
+    @property
+    def out_dir(self) -> Path:
+        """The run folder."""
+        return self.run.out_dir
 
 
 def main(
-    fabric: Fabric, config: ClassifyConfig, out_dir: Path, resume: str | None, test_checkpoint: str | None = None
+    fabric: Fabric,
+    config: ClassifyConfig,
+    out_dir: Path,
+    how: str | None,
+    test_checkpoint: str | None = None,
+    threads: AdaptiveThreads | None = None,
 ) -> Path:
     """Build data, model and optimizer; train with validation (or only test ``test_checkpoint``); test."""
+    threads = threads or AdaptiveThreads(1, config.data.num_workers, override=config.fabric.cpu_threads)
     fabric.seed_everything(config.train.seed)
     check_classify_shards(config, test_only=test_checkpoint is not None, rank=fabric.global_rank)
     if test_checkpoint is not None:
@@ -176,22 +201,11 @@ def main(
     )
     if config.fabric.compile:
         model.trunk.compile()
-    if config.train.global_batch_size % world:
-        raise ValueError(
-            f"train.global_batch_size={config.train.global_batch_size} must be divisible by the {world} processes"
-        )
-    num_samples = len(splits.train)  # type: ignore[arg-type]
-    steps_per_epoch = num_samples // config.train.global_batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"data.train has {num_samples} training samples, fewer than one global batch "
-            f"(train.global_batch_size={config.train.global_batch_size})"
-        )
-    total_steps = config.train.max_epochs * steps_per_epoch
-    if config.train.max_steps is not None:
-        total_steps = min(total_steps, config.train.max_steps)
+    plan = StepPlan.of(config.train, len(splits.train), world, what="data.train")  # type: ignore[arg-type]
     trainable = [p for p in model.parameters() if p.requires_grad]
     o = config.optim
+    if o.name != "sgd":
+        raise ValueError(f"optim.name={o.name!r}: the evaluation programs train with SGD (SPEC 5.1-5.3); use sgd")
     optimizer = torch.optim.SGD(trainable, lr=0.0, momentum=o.momentum, weight_decay=o.weight_decay)
     wrapped, optimizer = fabric.setup(model, optimizer)
     loader, sampler = train_loader(
@@ -207,28 +221,20 @@ def main(
         config.train.global_batch_size,
         scale=o.scale_lr,
         warmup_epochs=o.warmup_epochs,
-        steps_per_epoch=steps_per_epoch,
-        total_steps=total_steps,
+        steps_per_epoch=plan.steps_per_epoch,
+        total_steps=plan.total_steps,
     )
-    run = Run(
-        fabric,
-        config,
-        splits,
-        model,
-        wrapped,
-        optimizer,
-        loader,
-        sampler,
-        steps_per_epoch,
-        total_steps,
-        schedule,
-        out_dir,
+    resumed = resume(fabric, out_dir, how, (config.protocol,), dataclasses.asdict(config), MATH_FIELDS)
+    best = _restore(resumed, model, optimizer, sampler, config, splits.class_names)
+    run = Run.start(fabric, config.protocol, config, out_dir, threads, resumed)
+    job = Job(run, config, splits, model, wrapped, optimizer, loader, sampler, plan, schedule)
+    fabric.print(
+        f"{config.protocol}: {plan.total_steps} steps ({plan.steps_per_epoch} per epoch), "
+        f"peak lr {schedule.base_lr:.4g} = {o.initial_lr} x {config.train.global_batch_size}/256, "
+        f"{world} process(es), {threads.current} CPU thread(s) each"
     )
-    start_step, best = _restore(run, resume)
-    if fabric.global_rank == 0:
-        write_config(out_dir, dataclasses.asdict(config))
-    best = fit(run, start_step, best)
-    return test(run, best)
+    best = fit(job, resumed.step if resumed else 0, best)
+    return test(job, best)
 
 
 def _num_classes(model: ClassifyModelConfig, class_names: list[str]) -> int:
@@ -244,47 +250,47 @@ def _num_classes(model: ClassifyModelConfig, class_names: list[str]) -> int:
     return found
 
 
-def fit(run: Run, start_step: int, best: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The training loop: one SGD step per global batch; validation and a checkpoint at the end of epochs."""
-    fabric, config = run.fabric, run.config
+def fit(job: Job, start_step: int, best: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The training loop: one SGD step per global batch; validation and checkpoints when due."""
+    fabric, config, plan = job.fabric, job.config, job.plan
     augment = train_augmentation(config.data)
     generator = torch.Generator(device=fabric.device)
-    step, epoch = start_step, start_step // run.steps_per_epoch
+    step, epoch = start_step, plan.epoch_of(start_step)
     progress = tqdm(
-        total=run.total_steps, initial=step, disable=fabric.global_rank != 0, desc=config.protocol, unit="step"
+        total=plan.total_steps, initial=step, disable=fabric.global_rank != 0, desc=config.protocol, unit="step"
     )
-    run.wrapped.train()
+    job.wrapped.train()
     try:
         tick = time.perf_counter()
-        while step < run.total_steps:
-            run.sampler.set_epoch(epoch)
-            for batch in run.loader:
-                generator.manual_seed(config.train.seed * 1_000_003 + step * 1009 + fabric.global_rank)
+        while step < plan.total_steps:
+            job.sampler.set_epoch(epoch)
+            for batch in job.loader:
+                generator.manual_seed(step_seed(config.train.seed, step, fabric.global_rank))
                 inputs = augment(batch_inputs(batch).to(fabric.device, non_blocking=True), generator)
                 labels = batch["label"].to(fabric.device)
-                lr = run.lr(step)
-                for group in run.optimizer.param_groups:
+                lr = job.lr(step)
+                for group in job.optimizer.param_groups:
                     group["lr"] = lr
                 with fabric.autocast():
-                    logits = run.wrapped(inputs)
+                    logits = job.wrapped(inputs)
                 loss = F.cross_entropy(logits.float(), labels)
                 fabric.backward(loss)
-                run.optimizer.step()
-                run.optimizer.zero_grad(set_to_none=True)
+                job.optimizer.step()
+                job.optimizer.zero_grad(set_to_none=True)
                 step += 1
                 progress.update(1)
-                if step % config.train.log_every_steps == 0 or step == run.total_steps:
+                if step % config.train.log_every_steps == 0 or step == plan.total_steps:
                     elapsed, tick = time.perf_counter() - tick, time.perf_counter()
                     metrics = _train_metrics(fabric, loss, logits, labels, lr, epoch, elapsed, config)
-                    fabric.log_dict(metrics, step=step)
+                    metrics["cpu_threads"] = job.run.threads.update()
+                    job.run.log(metrics, step)
                     progress.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{lr:.3g}")
-                epoch_done = step % run.steps_per_epoch == 0 or step == run.total_steps
-                if epoch_done:
-                    best = _end_of_epoch(run, step, best, progress)
-                    run.wrapped.train()
-                elif config.train.checkpoint_every_steps and step % config.train.checkpoint_every_steps == 0:
-                    _save(run, step, best)
-                if step >= run.total_steps:
+                if job.splits.val is not None and plan.validation_due(step):
+                    best = _validate(job, step, best, progress)
+                    job.wrapped.train()
+                if plan.checkpoint_due(step):
+                    job.run.save(step, _state(job, step, best))
+                if step >= plan.total_steps:
                     break
             epoch += 1
     finally:
@@ -317,19 +323,15 @@ def _train_metrics(
     }
 
 
-def _end_of_epoch(run: Run, step: int, best: dict[str, Any] | None, progress: tqdm) -> dict[str, Any] | None:
-    """Validate when due (every ``val_every_epochs`` and after the last step), keep the best, save a checkpoint."""
-    config = run.config
-    epochs_done = -(-step // run.steps_per_epoch)
-    due = epochs_done % config.train.val_every_epochs == 0 or step == run.total_steps
-    if run.splits.val is not None and due:
-        result = _evaluate(run.fabric, run.model, run.splits.val, config.data, "val")
-        run.fabric.log_dict({f"val_{k}": float(v) for k, v in result.as_dict().items()}, step=step)
-        progress.write(f"epoch {epochs_done}: val top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%")
-        if best is None or result.top1 > best["val_top1"]:
-            best = {"val_top1": result.top1, "val_top5": result.top5, "step": step, "epoch": epochs_done}
-            _save(run, step, best, path=run.out_dir / "checkpoints" / BEST)
-    _save(run, step, best)
+def _validate(job: Job, step: int, best: dict[str, Any] | None, progress: tqdm) -> dict[str, Any] | None:
+    """Validate, log, and keep the best-on-validation weights in ``checkpoints/best.ckpt``."""
+    epochs_done = -(-step // job.plan.steps_per_epoch)
+    result = _evaluate(job.fabric, job.model, job.splits.val, job.config.data, "val")
+    job.run.log({f"val_{k}": float(v) for k, v in result.as_dict().items()}, step)
+    progress.write(f"epoch {epochs_done}: val top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%")
+    if best is None or result.top1 > best["val_top1"]:
+        best = {"val_top1": result.top1, "val_top5": result.top5, "step": step, "epoch": epochs_done}
+        job.run.save(step, _state(job, step, best), name=BEST)
     return best
 
 
@@ -346,31 +348,16 @@ def _evaluate(fabric: Fabric, model: Classifier, dataset: Any, data: ClassifyDat
     )
 
 
-def _payload(run: Run, step: int, best: dict[str, Any] | None) -> dict[str, Any]:
+def _state(job: Job, step: int, best: dict[str, Any] | None) -> dict[str, Any]:
+    """What a checkpoint holds besides the engine's entries (settings, what ran, checksum)."""
     return {
-        "format": CHECKPOINT_FORMAT,
-        "protocol": run.config.protocol,
-        "step": step,
-        "model": run.model.state_dict(),
-        "optimizer": run.optimizer.state_dict(),
-        "sampler": run.sampler.state_dict(batches_done=step % run.steps_per_epoch),
+        "model": job.model.state_dict(),
+        "optimizer": job.optimizer.state_dict(),
+        "sampler": job.sampler.state_dict(batches_done=step % job.plan.steps_per_epoch),
         "rng": {"torch": torch.get_rng_state()},
         "best": best,
-        "class_names": run.splits.class_names,
-        "config": dataclasses.asdict(run.config),
+        "class_names": job.splits.class_names,
     }
-
-
-def _save(run: Run, step: int, best: dict[str, Any] | None, path: Path | None = None) -> Path:
-    """Write a checkpoint atomically (rank 0); periodic ones are pruned to ``train.keep_checkpoints``."""
-    directory = run.out_dir / "checkpoints"
-    target = path or checkpoint_path(directory, step)
-    if run.fabric.global_rank == 0:
-        save_atomic(_payload(run, step, best), target)
-        if path is None:
-            prune_checkpoints(directory, run.config.train.keep_checkpoints, protect=target)
-    run.fabric.barrier()
-    return target
 
 
 def _load_classifier(
@@ -388,8 +375,8 @@ def _load_classifier(
         ValueError: the checkpoint is not a classifier checkpoint, or it is for another trunk or class list.
     """
     if payload is None:
-        payload = load_checkpoint(path, CHECKPOINT_FORMAT)
-    saved = payload["config"]["model"]
+        payload = load_checkpoint(path, CLASSIFIER_PROGRAMS)
+    saved = payload["settings"]["model"]
     if saved["trunk"] != config.model.trunk:
         raise ValueError(f"{path}: a checkpoint of trunk {saved['trunk']!r}, but model.trunk={config.model.trunk!r}")
     saved_classes = list(payload["class_names"])
@@ -408,67 +395,62 @@ def _load_classifier(
     return payload
 
 
-def _restore(run: Run, resume: str | None) -> tuple[int, dict[str, Any] | None]:
-    if resume is None:
-        return 0, None
-    path = last_checkpoint(run.out_dir / "checkpoints") if resume == "auto" else Path(resume)
-    if path is None:
-        run.fabric.print(f"--resume auto: no checkpoint in {run.out_dir / 'checkpoints'}, starting from step 0")
-        return 0, None
-    payload = _load_classifier(path, run.model, run.config, run.splits.class_names)
-    saved = payload["config"]
-    current = dataclasses.asdict(run.config)
-    for section in ("protocol", "model", "optim"):
-        if saved.get(section) != current[section]:
-            raise ValueError(f"{path}: its {section!r} settings differ from this run's: {saved.get(section)}")
-    run.optimizer.load_state_dict(payload["optimizer"])
-    run.sampler.load_state_dict(payload["sampler"])
+def _restore(
+    resumed: Resumed | None,
+    model: Classifier,
+    optimizer: torch.optim.Optimizer,
+    sampler: ResumableBatchSampler,
+    config: ClassifyConfig,
+    class_names: list[str],
+) -> dict[str, Any] | None:
+    """Load the resumed checkpoint's weights, optimizer, sampler and RNG; return its best-on-validation record."""
+    if resumed is None:
+        return None
+    payload = _load_classifier(resumed.path, model, config, class_names, resumed.payload)
+    optimizer.load_state_dict(payload["optimizer"])
+    sampler.load_state_dict(payload["sampler"])
     torch.set_rng_state(payload["rng"]["torch"])
-    run.fabric.print(f"resumed from {path} at step {payload['step']}")
-    return int(payload["step"]), payload["best"]
+    best: dict[str, Any] | None = payload["best"]
+    return best
 
 
-def test(run: Run, best: dict[str, Any] | None) -> Path:
+def test(job: Job, best: dict[str, Any] | None) -> Path:
     """Test the last weights and the best-on-validation checkpoint on the test split; write ``results.json``."""
-    fabric, config = run.fabric, run.config
+    fabric, config, splits = job.fabric, job.config, job.splits
     results: dict[str, Any] = {
         "protocol": config.protocol,
         "trunk": config.model.trunk,
         "pretrained": config.model.checkpoint,
-        "classes": len(run.splits.class_names),
-        "validation": run.splits.val_source,
+        "classes": len(splits.class_names),
+        "validation": splits.val_source,
         "selected_on_test": config.data.val == "test",
         "views": _views(config.data),
     }
-    if run.splits.test is not None:
+    if splits.test is not None:
         results["last"] = {
-            "step": run.total_steps,
-            **_evaluate(fabric, run.model, run.splits.test, config.data, "test (last)").as_dict(),
+            "step": job.plan.total_steps,
+            **_evaluate(fabric, job.model, splits.test, config.data, "test (last)").as_dict(),
         }
-        best_path = run.out_dir / "checkpoints" / BEST
+        best_path = job.out_dir / "checkpoints" / BEST
         if best is not None and best_path.is_file():
-            _load_classifier(best_path, run.model, config, run.splits.class_names)
+            _load_classifier(best_path, job.model, config, splits.class_names)
             results["best"] = {
                 **best,
-                **_evaluate(fabric, run.model, run.splits.test, config.data, "test (best)").as_dict(),
+                **_evaluate(fabric, job.model, splits.test, config.data, "test (best)").as_dict(),
             }
     elif best is not None:
         results["best"] = best
-    target = _write_results(fabric, run.out_dir, results)
-    if fabric.global_rank == 0:
-        for logger in fabric.loggers:
-            logger.finalize("success")
-        plot_curves(run.out_dir, names=("loss", "lr", "train_top1", "val_top1"))
-        fabric.print(_summary(results))
-    fabric.barrier()
+    target = _write_results(fabric, job.out_dir, results)
+    fabric.print(_summary(results))
+    job.run.finish(("loss", "lr", "train_top1", "val_top1"), outputs=[target])
     return target
 
 
 def _test_only(fabric: Fabric, config: ClassifyConfig, checkpoint: Path, out_dir: Path) -> Path:
     """Test a classifier checkpoint on ``data.test`` with this run's views; its model settings come from the file."""
-    payload = load_checkpoint(checkpoint, CHECKPOINT_FORMAT)
-    saved_model = ClassifyModelConfig(**{**payload["config"]["model"], "checkpoint": None, "init_from": None})
-    config = dataclasses.replace(config, protocol=payload["protocol"], model=saved_model)
+    payload = load_checkpoint(checkpoint, CLASSIFIER_PROGRAMS)
+    saved_model = ClassifyModelConfig(**{**payload["settings"]["model"], "checkpoint": None, "init_from": None})
+    config = dataclasses.replace(config, protocol=payload["program"], model=saved_model)
     dataset = eval_dataset(config.data, config.data.test, decode_device(config.data.decode_device, fabric.device))
     class_names = list(dataset.class_names)
     model = build_classifier(saved_model, _num_classes(saved_model, class_names)).to(fabric.device)
@@ -489,7 +471,7 @@ def _test_only(fabric: Fabric, config: ClassifyConfig, checkpoint: Path, out_dir
 
 
 def _views(data: ClassifyDataConfig) -> str:
-    if data.format == "image_shards":
+    if is_image_data(data.format):
         return f"1 centre crop {data.eval_crop_size} at short side {data.eval_short_side}"
     return (
         f"{data.eval_clips} clips x {data.eval_crops} crops of {data.eval_crop_size} at short side "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sce_apps.atomic import atomic_write
+from sce_apps.engine.atomic import atomic_write
 
 #: Clips per group. UCF101 has 4 to 7 clips per group; clips of a group share their "actor" (here: the digit).
 CLIPS_PER_GROUP = 4

@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sce_apps.atomic import atomic_write_text
 from sce_apps.classify.config import Protocol
 from sce_apps.classify.program import BEST, finetune, linear_eval
 from sce_apps.classify.recipes import RECIPE_DIRS, load_classify_recipe
 from sce_apps.demo.make_dataset import make_demo_dataset
 from sce_apps.demo.ucf101_layout import locate_ucf101
+from sce_apps.engine.atomic import atomic_write_text
 from sce_apps.extract import extract
 from sce_apps.pretrain.program import setup as pretrain
 from sce_apps.pretrain.recipes import RECIPES_DIR, load_recipe
@@ -141,12 +141,7 @@ def _features(
         namespace = parse_recipe(
             extract, "sce extract-features", recipes_dir("extract") / "demo.yaml", [*args, *(overrides or [])]
         )
-        banks[split] = extract(
-            namespace["features"],
-            accelerator=namespace["accelerator"],
-            devices=namespace["devices"],
-            strategy=namespace["strategy"],
-        )
+        banks[split] = extract(namespace["features"], namespace["fabric"])
     return banks
 
 

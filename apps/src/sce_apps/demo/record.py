@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sce_apps.atomic import atomic_write_text
 from sce_apps.demo import layout
 from sce_apps.demo.scenes import GAP_FRACTION, TRAIN_FRACTION, VideoPlan, bounding_box, split_regions
 from sce_apps.demo.sources import PHOTOS, load_digits, photo_size
+from sce_apps.engine.atomic import atomic_write_text
 
 GENERATOR = "sce_apps.demo.make_dataset"
 FORMAT_VERSION = 1

@@ -10,9 +10,9 @@ import av
 import numpy as np
 from PIL import Image
 
-from sce_apps.atomic import atomic_output
 from sce_apps.demo.scenes import VideoPlan
 from sce_apps.demo.sources import load_digits, load_photo
+from sce_apps.engine.atomic import atomic_output
 
 #: libx264 settings: constant quality, a keyframe every second (as camera footage), one thread per encoder so that
 #: parallelism comes from the process pool and the bitstream cannot depend on thread timing.

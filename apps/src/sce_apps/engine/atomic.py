@@ -9,13 +9,51 @@ partial one. On any error the temporary file is removed and the destination is l
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["atomic_output", "atomic_write", "atomic_write_text"]
+__all__ = ["OutOfSpaceError", "atomic_output", "atomic_write", "atomic_write_text"]
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class OutOfSpaceError(OSError):
+    """A write failed for lack of space (full disk, quota, file size limit); the destination is left as it was."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _out_of_space(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) is a failed write for lack of space.
+
+    ``torch.save`` reports a failed write as ``RuntimeError(... file write failed)`` without the ``errno``.
+    """
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _NO_SPACE:
+            return True
+        if isinstance(error, RuntimeError) and "write failed" in str(error):
+            return True
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    return False
+
+
+def _space_message(path: Path, tmp: Path, size_hint: int | None) -> str:
+    written = tmp.stat().st_size if tmp.exists() else 0
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 2**20:.1f} MiB free"
+    except OSError:
+        free = "free space unknown"
+    wanted = f" of about {size_hint / 2**20:.1f} MiB" if size_hint else ""
+    return (
+        f"no space left to write {path}: {written / 2**20:.1f} MiB written{wanted} when the write failed "
+        f"({free} on its disk); the previous file, if any, is intact"
+    )
 
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -33,8 +71,18 @@ def _temporary(path: Path, suffix: str = "") -> tuple[int, Path]:
     raise FileExistsError(f"{path}: no free temporary name next to it")
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any]) -> Path:
-    """Call ``write(file)`` on a new exclusive temporary file next to ``path``, fsync it, rename it to ``path``."""
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any], size_hint: int | None = None) -> Path:
+    """Call ``write(file)`` on a new exclusive temporary file next to ``path``, fsync it, rename it to ``path``.
+
+    Args:
+        path: the destination.
+        write: writes the content to the open binary file it is given.
+        size_hint: the expected size in bytes, named in the error when space runs out.
+
+    Raises:
+        OutOfSpaceError: the disk (or quota, or file size limit) ran out; the message names ``path`` and how much
+            was being written. The temporary file is removed; ``path`` is untouched.
+    """
     path = Path(path)
     fd, tmp = _temporary(path)
     try:
@@ -43,8 +91,11 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any])
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
+        message = _space_message(path, tmp, size_hint) if _out_of_space(error) else None
         tmp.unlink(missing_ok=True)
+        if message is not None:
+            raise OutOfSpaceError(errno.ENOSPC, message) from error
         raise
     return path
 
@@ -66,6 +117,9 @@ def atomic_output(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     try:
         yield tmp
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as error:
+        message = _space_message(target, tmp, None) if _out_of_space(error) else None
         tmp.unlink(missing_ok=True)
+        if message is not None:
+            raise OutOfSpaceError(errno.ENOSPC, message) from error
         raise

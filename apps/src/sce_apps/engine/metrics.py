@@ -1,34 +1,125 @@
-"""Loggers, the resolved settings of a run (``config.yaml``), and the PNG of training curves written at its end."""
+"""A run's metrics that survive crashes (``metrics.jsonl``, ``metrics.csv``) and its PNG of training curves.
+
+Every logged row is appended to ``<out_dir>/metrics.jsonl`` and flushed at once, and the file is fsynced at every
+checkpoint, so a ``kill -9`` loses at most the rows of the last moments, never those before the last checkpoint.
+A resumed run first drops the rows after the step it resumes from (they are computed again), so the file holds one
+continuous history with every step once. ``metrics.csv`` (one column per metric, one row per step) is rebuilt from
+it atomically at every checkpoint and at the end. A torn last line (a crash in mid-write) is ignored.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
+import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
-from lightning_fabric.loggers import CSVLogger, Logger, TensorBoardLogger
+from sce_apps.engine.atomic import atomic_output, atomic_write_text
 
-from sce_apps.atomic import atomic_output, atomic_write_text
+__all__ = ["MetricsLog", "plot_curves", "read_metric_rows", "read_metrics"]
+
+JSONL = "metrics.jsonl"
+CSV = "metrics.csv"
 
 
-def make_loggers(out_dir: Path) -> list[Logger]:
-    """CSV and TensorBoard loggers under ``<out_dir>/logs``; each (re)start writes a new ``version_N`` folder."""
-    return [CSVLogger(out_dir / "logs", name="csv"), TensorBoardLogger(out_dir / "logs", name="tensorboard")]
+def read_metric_rows(out_dir: Path) -> list[dict[str, Any]]:
+    """The rows of ``<out_dir>/metrics.jsonl`` in the order logged; lines that do not parse (torn) are skipped."""
+    path = Path(out_dir) / JSONL
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int):
+            rows.append(row)
+    return rows
 
 
 def read_metrics(out_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """Every metric logged by the CSV logger over all versions of the run; later versions win on repeated steps."""
-    by_step: dict[str, dict[int, float]] = {}
-    versions = sorted((out_dir / "logs" / "csv").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name[8:]))
-    for path in versions:
-        with open(path, newline="") as handle:
-            for row in csv.DictReader(handle):
-                step = int(float(row.get("step") or 0))
-                for name, value in row.items():
-                    if name != "step" and value not in ("", None):
-                        by_step.setdefault(name, {})[step] = float(value)
-    return {name: sorted(values.items()) for name, values in by_step.items()}
+    """Every metric of the run as ``{name: [(step, value), ...]}`` sorted by step (a later row wins on a step)."""
+    by_name: dict[str, dict[int, float]] = {}
+    for row in read_metric_rows(out_dir):
+        for name, value in row.items():
+            if name != "step" and isinstance(value, int | float):
+                by_name.setdefault(name, {})[row["step"]] = float(value)
+    return {name: sorted(values.items()) for name, values in by_name.items()}
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    merged: dict[int, dict[str, Any]] = {}
+    names: dict[str, None] = {}
+    for row in rows:
+        merged.setdefault(row["step"], {}).update(row)
+        names.update(dict.fromkeys(k for k in row if k != "step"))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["step", *names], lineterminator="\n")
+    writer.writeheader()
+    for step in sorted(merged):
+        writer.writerow(merged[step])
+    return buffer.getvalue()
+
+
+class MetricsLog:
+    """Append-only metrics of one run (rank 0 writes; other ranks hold a log that writes nothing).
+
+    Args:
+        out_dir: the run folder.
+        resume_step: the step a resumed run continues from (rows after it are dropped); None for a fresh run,
+            which starts a new history.
+        enabled: False on ranks other than 0.
+    """
+
+    def __init__(self, out_dir: Path, resume_step: int | None, enabled: bool = True) -> None:
+        self.out_dir = Path(out_dir)
+        self.enabled = enabled
+        self._handle: io.TextIOWrapper | None = None
+        if not enabled:
+            return
+        kept = [r for r in read_metric_rows(self.out_dir) if r["step"] <= resume_step] if resume_step else []
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        atomic_write_text(self.out_dir / JSONL, text)
+        self._handle = open(self.out_dir / JSONL, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+        self.write_csv()
+
+    def log(self, metrics: dict[str, float], step: int) -> None:
+        """Append one row and flush it to the operating system (it survives the process being killed)."""
+        if self._handle is None:
+            return
+        row = {"step": step, **{k: _plain(v) for k, v in metrics.items()}}
+        self._handle.write(json.dumps(row) + "\n")
+        self._handle.flush()
+
+    def sync(self) -> None:
+        """Make the rows durable (fsync) and rebuild ``metrics.csv``; called at every checkpoint."""
+        if self._handle is None:
+            return
+        os.fsync(self._handle.fileno())
+        self.write_csv()
+
+    def write_csv(self) -> None:
+        """Rebuild ``metrics.csv`` from the rows, atomically."""
+        if self.enabled:
+            atomic_write_text(self.out_dir / CSV, _csv_text(read_metric_rows(self.out_dir)))
+
+    def close(self) -> None:
+        """Sync and close."""
+        if self._handle is not None:
+            self.sync()
+            self._handle.close()
+            self._handle = None
+
+
+def _plain(value: Any) -> Any:
+    value = float(value) if hasattr(value, "item") else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
 
 
 def plot_curves(out_dir: Path, names: tuple[str, ...] = ("loss", "lr", "momentum")) -> Path | None:
@@ -42,9 +133,9 @@ def plot_curves(out_dir: Path, names: tuple[str, ...] = ("loss", "lr", "momentum
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
-    for ax, (name, points) in zip(axes[0], metrics.items(), strict=True):
-        steps, values = zip(*points, strict=True)
-        ax.plot(steps, values, linewidth=1.2)
+    for ax, name in zip(axes[0], [n for n in names if n in metrics], strict=True):
+        steps, values = zip(*metrics[name], strict=True)
+        ax.plot(steps, values, linewidth=1.2, marker="o" if len(steps) < 20 else None, markersize=3)
         ax.set_title(name)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -58,21 +149,3 @@ def plot_curves(out_dir: Path, names: tuple[str, ...] = ("loss", "lr", "momentum
     finally:
         plt.close(fig)
     return target
-
-
-def write_config(out_dir: Path, settings: dict[str, Any]) -> Path:
-    """Write the resolved ``settings`` of a run to ``<out_dir>/config.yaml`` (temporary name, then rename)."""
-    import yaml
-
-    return atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(_plain(settings), sort_keys=False))
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with tuples as lists and infinities as strings, so that ``yaml.safe_dump`` takes it."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, float) and math.isinf(value):
-        return str(value)
-    return value

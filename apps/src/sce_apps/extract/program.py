@@ -18,7 +18,8 @@ import torch
 from lightning_fabric import Fabric
 
 from sce_apps.distributed import rank_slice
-from sce_apps.fabric_launch import launch_fabric
+from sce_apps.engine.run import launch
+from sce_apps.engine.sections import FabricConfig
 from sce_apps.features import extract_features, multiview_dataset
 from sce_apps.loaders import decode_device
 from sce_apps.shard_checks import check_extract_shards
@@ -71,17 +72,14 @@ class ExtractConfig:
 
 def extract(
     features: ExtractConfig,
-    accelerator: str = "auto",
-    devices: int | str = 1,
-    strategy: str = "auto",
+    fabric: FabricConfig = FabricConfig(sync_batchnorm=False),  # noqa: B008 - jsonargparse shows the fields
 ) -> Path:
     """Extract multi-view trunk features of every video of a split into an ``sce-retrieval`` bank file.
 
     Args:
         features: what to extract and how (``--features.shards``, ``--features.checkpoint``, ...).
-        accelerator: cpu, cuda or auto.
-        devices: processes (each extracts a slice of the videos).
-        strategy: Fabric strategy (``ddp`` for several CPU processes).
+        fabric: accelerator, devices (each process extracts a slice of the videos), strategy (``ddp`` for several
+            CPU processes), CPU threads.
 
     Returns:
         The bank file.
@@ -93,7 +91,10 @@ def extract(
         raise ValueError("out: the bank file to write is required")
     if config.checkpoint is not None and not Path(config.checkpoint).is_file():
         raise FileNotFoundError(f"checkpoint not found: {config.checkpoint}")
-    return run(launch_fabric(accelerator=accelerator, devices=devices, strategy=strategy), config)
+    runtime, _ = launch(fabric, None, loader_workers=config.num_workers)
+    out = run(runtime, config)
+    runtime.print(f"bank written: {out}")
+    return out
 
 
 def run(fabric: Fabric, config: ExtractConfig) -> Path:

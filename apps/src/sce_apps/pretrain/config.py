@@ -1,4 +1,8 @@
-"""Typed settings of the pretraining program; the YAML recipes in ``sce_apps/configs/pretrain/`` fill them."""
+"""Typed settings of the pretraining program; the YAML recipes in ``sce_apps/configs/pretrain/`` fill them.
+
+``data``, ``model``, ``sce`` and ``monitor`` are the program's own sections; ``optim``, ``train`` and ``fabric`` are
+the engine's, shared by every program (:mod:`sce_apps.engine.sections`).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from sce_apps.settings import FabricConfig, non_negative, positive, probability
+from sce_apps.engine.sections import FabricConfig, OptimConfig, TrainConfig, positive, probability
 
 __all__ = [
     "DataConfig",
     "DataFormat",
     "FabricConfig",
     "ModelConfig",
+    "MonitorConfig",
     "OptimConfig",
     "PretrainConfig",
     "SCEConfig",
@@ -132,65 +137,39 @@ class SCEConfig:
 
 
 @dataclass
-class OptimConfig:
-    """Optimizer and learning-rate schedule (SPEC 2.7)."""
+class MonitorConfig:
+    """The online k-NN monitor: weighted k-NN top-1 of the online trunk on labelled shards during pretraining.
 
-    name: Literal["lars", "sgd"] = "lars"
-    """LARS (trust 1e-3, no decay or adaptation for 1-D parameters) or plain SGD."""
-    initial_lr: float = 2.4
-    """LR before the batch scaling; the peak LR is initial_lr × global_batch / 256 when scale_lr is set."""
-    scale_lr: bool = True
-    """Apply the linear scaling rule."""
-    weight_decay: float = 1e-6
-    """Weight decay (LARS: only on parameters with ndim > 1)."""
-    momentum: float = 0.9
-    """Heavy-ball momentum."""
-    trust_coefficient: float = 1e-3
-    """LARS η."""
-    warmup_epochs: float = 35
-    """Linear warmup from 0, in epochs (converted to steps)."""
+    Every ``train.val_every_epochs`` epochs and after the last step, the trunk (eval mode) extracts the features of
+    one centre clip per video of ``bank`` and ``query`` (split over the processes), and each query is classified by a
+    similarity-weighted vote of its ``k`` nearest bank videos (``sce_retrieval.knn_accuracy``). Logged as
+    ``knn_top1`` with its cost ``monitor_s``. Off while ``bank`` is empty.
+    """
 
-    def __post_init__(self) -> None:
-        positive("optim", initial_lr=self.initial_lr, trust_coefficient=self.trust_coefficient)
-        non_negative("optim", weight_decay=self.weight_decay, warmup_epochs=self.warmup_epochs)
-
-
-@dataclass
-class TrainConfig:
-    """Run length, batch and bookkeeping."""
-
-    global_batch_size: int = 512
-    """Samples per optimizer step over all devices (split evenly)."""
-    max_epochs: int = 200
-    """Epochs; with steps per epoch = dataset size // global batch (SPEC 2.1) this fixes the schedules."""
-    max_steps: int | None = None
-    """Cap on the total steps (the schedules then span the capped run)."""
-    checkpoint_every_steps: int = 1000
-    """Save a checkpoint every N steps (and always at the end)."""
-    checkpoint_every_epochs: float | None = None
-    """If set, save every N epochs instead (the recipes: 50 on K400, 100 on K200 and ImageNet)."""
-    keep_checkpoints: int = 2
-    """Most recent periodic checkpoints kept on disk."""
-    log_every_steps: int = 10
-    """Log metrics every N steps."""
-    seed: int = 42
-    """Seed of everything (SPEC 2.7)."""
+    bank: str = ""
+    """Labelled shard folder whose videos vote (e.g. the training split of UCF101); "" turns the monitor off."""
+    query: str = ""
+    """Labelled shard folder whose videos are classified (e.g. the test split)."""
+    k: int = 20
+    """Voting neighbours."""
+    temperature: float = 0.07
+    """Vote temperature (weights exp(cosine / T))."""
+    size: int = 112
+    """Short side and crop side of the centre clip."""
+    batch_size: int = 8
+    """Videos per forward pass."""
+    num_workers: int = 0
+    """Loader workers of the monitor."""
 
     def __post_init__(self) -> None:
-        positive(
-            "train",
-            global_batch_size=self.global_batch_size,
-            max_epochs=self.max_epochs,
-            checkpoint_every_steps=self.checkpoint_every_steps,
-            log_every_steps=self.log_every_steps,
-            keep_checkpoints=self.keep_checkpoints,
-        )
-        if self.checkpoint_every_epochs is not None and self.checkpoint_every_epochs <= 0:
-            raise ValueError(
-                f"train.checkpoint_every_epochs must be positive or null, got {self.checkpoint_every_epochs}"
-            )
-        if self.max_steps is not None and self.max_steps <= 0:
-            raise ValueError(f"train.max_steps must be positive or null, got {self.max_steps}")
+        positive("monitor", k=self.k, temperature=self.temperature, size=self.size, batch_size=self.batch_size)
+        if self.bank and not self.query:
+            raise ValueError("monitor.query is required with monitor.bank (the labelled shards to classify)")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the monitor runs."""
+        return bool(self.bank)
 
 
 @dataclass
@@ -203,3 +182,4 @@ class PretrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     fabric: FabricConfig = field(default_factory=FabricConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)

@@ -1,7 +1,8 @@
 """``sce pretrain``: SCE pretraining on Lightning Fabric (SPEC 2), from one CPU to a SLURM cluster.
 
-Skeleton (litgpt style): :func:`setup` is the command-line surface; it builds the Fabric and launches :func:`main`,
-which builds learner, optimizer and data and calls :func:`fit`, the one training loop.
+Skeleton (litgpt style): :func:`setup` is the command-line surface; it launches the processes through the engine
+(:mod:`sce_apps.engine`) and calls :func:`main`, which builds learner, optimizer and data, resumes, and calls
+:func:`fit`, the one training loop. Launch, resume, checkpoints, metrics and the end of the run are the engine's.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ import torch
 from lightning_fabric import Fabric
 from tqdm import tqdm
 
-from sce_apps.checkpointing import checkpoint_path, last_checkpoint, load_checkpoint, prune_checkpoints, save_atomic
-from sce_apps.fabric_launch import launch_fabric
-from sce_apps.loaders import train_loader
+from sce_apps.engine.run import Resumed, Run, StepPlan, launch, resume, step_seed
+from sce_apps.engine.threads import AdaptiveThreads
+from sce_apps.loaders import is_image_data, train_loader
 from sce_apps.optim import LARS, WarmupCosineSchedule
 from sce_apps.pretrain.config import (
     DataConfig,
     FabricConfig,
     ModelConfig,
+    MonitorConfig,
     OptimConfig,
     PretrainConfig,
     SCEConfig,
@@ -31,13 +33,14 @@ from sce_apps.pretrain.config import (
 )
 from sce_apps.pretrain.data import build_dataset, device_views
 from sce_apps.pretrain.learner import SCELearner
-from sce_apps.run_logs import make_loggers, plot_curves, write_config
+from sce_apps.pretrain.monitor import KNNMonitor
 from sce_apps.shard_checks import check_pretrain_shards
 from sce_backbones import cosine_momentum
 from sce_losses import NonFiniteInputError
 from sce_video_data import BatchLoader, ResumableBatchSampler
 
-IMAGE_TRUNKS = ("resnet18", "resnet50")
+MATH_FIELDS = ("model", "sce", "optim", "train.global_batch_size", "train.max_epochs", "train.max_steps")
+"""Settings a resumed run must share with its checkpoint: they change the mathematics of the run."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -51,6 +54,7 @@ def setup(
     optim: OptimConfig = OptimConfig(),  # noqa: B008
     train: TrainConfig = TrainConfig(),  # noqa: B008
     fabric: FabricConfig = FabricConfig(),  # noqa: B008
+    monitor: MonitorConfig = MonitorConfig(),  # noqa: B008
     out_dir: Path = Path("runs/pretrain"),
     resume: str | None = None,
 ) -> Path:
@@ -62,43 +66,35 @@ def setup(
         sce: loss, queue and momentum encoder.
         optim: optimizer and learning-rate schedule.
         train: run length, batch size, checkpoints, logs.
-        fabric: accelerator, devices, nodes, strategy, precision.
-        out_dir: run folder: checkpoints/, logs/, plots/, config.yaml.
-        resume: "auto" continues the last checkpoint of out_dir (or starts afresh), a path resumes that checkpoint.
+        fabric: accelerator, devices, nodes, strategy, precision, CPU threads.
+        monitor: online k-NN accuracy on labelled shards during the run (off by default).
+        out_dir: run folder: checkpoints/, logs/, plots/, metrics.csv, config.yaml.
+        resume: "auto" continues the newest readable checkpoint of out_dir (or starts afresh), a path resumes that
+            checkpoint.
 
     Returns:
         The path of the final checkpoint.
     """
-    config = PretrainConfig(data=data, model=model, sce=sce, optim=optim, train=train, fabric=fabric)
+    config = PretrainConfig(data=data, model=model, sce=sce, optim=optim, train=train, fabric=fabric, monitor=monitor)
     config.data.check_source()
+    _check_queue(config)
     out_dir = Path(out_dir)
-    runtime = launch_fabric(**config.fabric.launch_settings(), loggers=make_loggers(out_dir))
-    return main(runtime, config, out_dir, resume)
+    runtime, threads = launch(config.fabric, out_dir, loader_workers=config.data.num_workers)
+    return main(runtime, config, out_dir, resume, threads)
 
 
-def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | None) -> Path:
+def main(
+    fabric: Fabric, config: PretrainConfig, out_dir: Path, how: str | None, threads: AdaptiveThreads | None = None
+) -> Path:
     """Build learner, optimizer and data, restore a checkpoint if asked, and train."""
+    threads = threads or AdaptiveThreads(1, config.data.num_workers, override=config.fabric.cpu_threads)
     fabric.seed_everything(config.train.seed)
     world = fabric.world_size
-    if config.train.global_batch_size % world:
-        raise ValueError(
-            f"train.global_batch_size={config.train.global_batch_size} must be divisible by the {world} processes"
-        )
-    local_batch = config.train.global_batch_size // world
-    image = config.model.trunk in IMAGE_TRUNKS
+    image = is_image_data(config.data.format, config.model.trunk)
     check_pretrain_shards(config.data, rank=fabric.global_rank)
     dataset = build_dataset(config.data, image=image, device=fabric.device)
-    num_samples = len(dataset)  # type: ignore[arg-type]
-    steps_per_epoch = num_samples // config.train.global_batch_size
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"the dataset has {num_samples} samples, fewer than one global batch "
-            f"(train.global_batch_size={config.train.global_batch_size})"
-        )
-    _check_queue(config)
-    total_steps = config.train.max_epochs * steps_per_epoch
-    if config.train.max_steps is not None:
-        total_steps = min(total_steps, config.train.max_steps)
+    plan = StepPlan.of(config.train, len(dataset), world)  # type: ignore[arg-type]
+    monitor = KNNMonitor.open(config.monitor, config.data) if config.monitor.enabled else None
 
     learner = SCELearner(config.model, config.sce, sync_batchnorm=config.fabric.sync_batchnorm and world > 1)
     if config.fabric.compile:
@@ -109,17 +105,18 @@ def main(fabric: Fabric, config: PretrainConfig, out_dir: Path, resume: str | No
     online, optimizer = fabric.setup(learner.online, optimizer)
     loader, sampler = train_loader(
         dataset,
-        local_batch,
+        config.train.global_batch_size // world,
         world=world,
         rank=fabric.global_rank,
         seed=config.train.seed,
         num_workers=config.data.num_workers,
     )
-    start_step = _restore(fabric, learner, optimizer, sampler, out_dir, resume, config)
-    if fabric.global_rank == 0:
-        write_config(out_dir, dataclasses.asdict(config))
-    schedule = Schedule(config, steps_per_epoch, total_steps)
-    return fit(fabric, config, learner, online, optimizer, loader, sampler, schedule, start_step, out_dir)
+    resumed = resume(fabric, out_dir, how, ("pretrain",), dataclasses.asdict(config), MATH_FIELDS)
+    if resumed is not None:
+        _restore(resumed, learner, optimizer, sampler)
+    run = Run.start(fabric, "pretrain", config, out_dir, threads, resumed)
+    schedule = Schedule(config, plan)
+    return fit(run, config, learner, online, optimizer, loader, sampler, schedule, resumed, monitor)
 
 
 @dataclasses.dataclass
@@ -127,8 +124,7 @@ class Schedule:
     """Per-step learning rate and EMA momentum: pure functions of the step (SPEC 2.1, 2.7)."""
 
     config: PretrainConfig
-    steps_per_epoch: int
-    total_steps: int
+    plan: StepPlan
 
     @functools.cached_property
     def lr(self) -> WarmupCosineSchedule:
@@ -139,38 +135,20 @@ class Schedule:
             self.config.train.global_batch_size,
             scale=o.scale_lr,
             warmup_epochs=o.warmup_epochs,
-            steps_per_epoch=self.steps_per_epoch,
-            total_steps=self.total_steps,
+            steps_per_epoch=self.plan.steps_per_epoch,
+            total_steps=self.plan.total_steps,
         )
-
-    @property
-    def base_lr(self) -> float:
-        """The peak LR."""
-        return self.lr.base_lr
-
-    @property
-    def warmup_steps(self) -> int:
-        """Warmup epochs converted to steps (SPEC 2.7)."""
-        return self.lr.warmup_steps
-
-    @property
-    def checkpoint_every(self) -> int:
-        """Steps between checkpoints (``train.checkpoint_every_epochs`` converted, else ``_steps``)."""
-        every = self.config.train.checkpoint_every_epochs
-        if every is None:
-            return self.config.train.checkpoint_every_steps
-        return max(1, round(every * self.steps_per_epoch))
 
     def momentum(self, step: int) -> float:
         """EMA momentum following optimizer step ``step`` (SPEC 2.1)."""
         s = self.config.sce
         if s.momentum_schedule == "constant":
             return s.initial_momentum
-        return cosine_momentum(step, self.total_steps, s.initial_momentum)
+        return cosine_momentum(step, self.plan.total_steps, s.initial_momentum)
 
 
 def fit(
-    fabric: Fabric,
+    run: Run,
     config: PretrainConfig,
     learner: SCELearner,
     online: torch.nn.Module,
@@ -178,18 +156,24 @@ def fit(
     loader: BatchLoader,
     sampler: ResumableBatchSampler,
     schedule: Schedule,
-    start_step: int,
-    out_dir: Path,
+    resumed: Resumed | None,
+    monitor: KNNMonitor | None = None,
 ) -> Path:
     """The training loop: one optimizer step per global batch, symmetric SCE loss, EMA, enqueue, checkpoints."""
+    fabric, plan = run.fabric, schedule.plan
     views = device_views(config.data)
     generator = torch.Generator(device=fabric.device)
     num_global = 2
     batch_clips = config.train.global_batch_size * len(views.augmentations)
-    last_saved = last_checkpoint(out_dir / "checkpoints") if start_step else None
-    step, epoch = start_step, start_step // schedule.steps_per_epoch
+    start_step = resumed.step if resumed else 0
+    step, epoch = start_step, plan.epoch_of(start_step)
+    fabric.print(
+        f"pretrain: {plan.total_steps} steps ({plan.steps_per_epoch} per epoch), peak lr {schedule.lr.base_lr:.4g} "
+        f"= {config.optim.initial_lr} x {config.train.global_batch_size}/256, {fabric.world_size} process(es), "
+        f"{run.threads.current} CPU thread(s) each"
+    )
     progress = tqdm(
-        total=schedule.total_steps,
+        total=plan.total_steps,
         initial=start_step,
         disable=fabric.global_rank != 0,
         desc="pretrain",
@@ -198,12 +182,12 @@ def fit(
     )
     try:
         data_time = compute_time = 0.0
-        while step < schedule.total_steps:
+        while step < plan.total_steps:
             sampler.set_epoch(epoch)
             tick = time.perf_counter()
             for batch in loader:
                 loaded = time.perf_counter()
-                generator.manual_seed(config.train.seed * 1_000_003 + step * 1009 + fabric.global_rank)
+                generator.manual_seed(step_seed(config.train.seed, step, fabric.global_rank))
                 crops = views(batch["video"] if "video" in batch else batch["image"], fabric.device, generator)
                 lr, momentum = schedule.lr(step), schedule.momentum(step)
                 for group in optimizer.param_groups:
@@ -213,7 +197,7 @@ def fit(
                         loss, keys = learner.loss(online, crops, num_global)
                 except NonFiniteInputError:  # the network's outputs are already NaN/inf
                     loss, keys = torch.tensor(float("nan"), device=fabric.device), []
-                _check_finite(fabric, loss, step, last_saved)
+                _check_finite(fabric, loss, step, run.last_checkpoint)
                 fabric.backward(loss)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -222,7 +206,7 @@ def fit(
                 done = time.perf_counter()
                 data_time += loaded - tick
                 compute_time += done - loaded
-                if step % config.train.log_every_steps == 0 or step == schedule.total_steps:
+                if step % config.train.log_every_steps == 0 or step == plan.total_steps:
                     total = data_time + compute_time
                     global_loss = loss.detach()
                     if fabric.world_size > 1:
@@ -235,28 +219,30 @@ def fit(
                         "clips_per_s": batch_clips * config.train.log_every_steps / max(total, 1e-9),
                         "data_wait_fraction": data_time / max(total, 1e-9),
                         "queue_ptr": int(learner.criterion.queue_ptr),
+                        "cpu_threads": run.threads.update(),
                     }
-                    fabric.log_dict(metrics, step=step)
+                    run.log(metrics, step)
                     progress.set_postfix(
                         loss=f"{metrics['loss']:.4f}", lr=f"{lr:.3g}", clips_s=f"{metrics['clips_per_s']:.1f}"
                     )
                     data_time = compute_time = 0.0
                 progress.update(1)
-                if step % schedule.checkpoint_every == 0 or step == schedule.total_steps:
-                    last_saved = _save(fabric, config, learner, optimizer, sampler, schedule, step, out_dir)
-                if step >= schedule.total_steps:
+                if monitor is not None and plan.validation_due(step):
+                    result = monitor(fabric, learner.online.trunk)
+                    run.log(result, step)
+                    progress.write(f"step {step}: k-NN top-1 {100 * result['knn_top1']:.2f}%")
+                if plan.checkpoint_due(step):
+                    run.save(step, _state(learner, optimizer, sampler, schedule, step))
+                if step >= plan.total_steps:
                     break
                 tick = time.perf_counter()
             epoch += 1
     finally:
         progress.close()
-    fabric.barrier()
-    for logger in fabric.loggers:
-        logger.finalize("success")
-    if fabric.global_rank == 0:
-        plot_curves(out_dir)
-    final = checkpoint_path(out_dir / "checkpoints", schedule.total_steps)
-    return final
+    curves = ("loss", "lr", "momentum", "knn_top1") if monitor is not None else ("loss", "lr", "momentum")
+    run.finish(curves)
+    assert run.last_checkpoint is not None
+    return run.last_checkpoint
 
 
 def _check_queue(config: PretrainConfig) -> None:
@@ -290,63 +276,33 @@ def _check_finite(fabric: Fabric, loss: torch.Tensor, step: int, last_saved: Pat
         raise NonFiniteLossError(f"non-finite loss ({loss.item()}) at step {step}; stopping; {kept}")
 
 
-def _save(
-    fabric: Fabric,
-    config: PretrainConfig,
+def _state(
     learner: SCELearner,
     optimizer: torch.optim.Optimizer,
     sampler: ResumableBatchSampler,
     schedule: Schedule,
     step: int,
-    out_dir: Path,
-) -> Path:
-    directory = out_dir / "checkpoints"
-    path = checkpoint_path(directory, step)
-    payload: dict[str, Any] = {
-        "format": "sce-pretrain/1",
-        "step": step,
+) -> dict[str, Any]:
+    """What a checkpoint holds besides the engine's entries (settings, what ran, checksum)."""
+    return {
         "learner": learner.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "sampler": sampler.state_dict(batches_done=step % schedule.steps_per_epoch),
+        "sampler": sampler.state_dict(batches_done=step % schedule.plan.steps_per_epoch),
         "rng": {"torch": torch.get_rng_state()},
         "schedule": {
             "lr": schedule.lr(step - 1),
             "momentum": schedule.momentum(step - 1),
-            "total_steps": schedule.total_steps,
-            "steps_per_epoch": schedule.steps_per_epoch,
+            "total_steps": schedule.plan.total_steps,
+            "steps_per_epoch": schedule.plan.steps_per_epoch,
         },
-        "config": dataclasses.asdict(config),
     }
-    if fabric.global_rank == 0:
-        save_atomic(payload, path)
-        prune_checkpoints(directory, config.train.keep_checkpoints, protect=path)
-    fabric.barrier()
-    return path
 
 
 def _restore(
-    fabric: Fabric,
-    learner: SCELearner,
-    optimizer: torch.optim.Optimizer,
-    sampler: ResumableBatchSampler,
-    out_dir: Path,
-    resume: str | None,
-    config: PretrainConfig,
-) -> int:
-    if resume is None:
-        return 0
-    path = last_checkpoint(out_dir / "checkpoints") if resume == "auto" else Path(resume)
-    if path is None:
-        fabric.print(f"--resume auto: no checkpoint in {out_dir / 'checkpoints'}, starting from step 0")
-        return 0
-    payload = load_checkpoint(path)
-    saved = payload["config"]
-    for section in ("model", "sce"):
-        if saved.get(section) != dataclasses.asdict(getattr(config, section)):
-            raise ValueError(f"{path}: its '{section}' settings differ from this run's: {saved.get(section)}")
+    resumed: Resumed, learner: SCELearner, optimizer: torch.optim.Optimizer, sampler: ResumableBatchSampler
+) -> None:
+    payload = resumed.payload
     learner.load_state_dict(payload["learner"])
     optimizer.load_state_dict(payload["optimizer"])
     sampler.load_state_dict(payload["sampler"])
     torch.set_rng_state(payload["rng"]["torch"])
-    fabric.print(f"resumed from {path} at step {payload['step']}")
-    return int(payload["step"])

@@ -12,7 +12,7 @@ from sce_apps.recipes import find_recipe, parse_recipe, recipes_dir
 RECIPES_DIR = recipes_dir("pretrain")
 """The pretraining recipes folder of the installed package (``sce_apps/configs/pretrain``)."""
 
-SECTIONS = ("data", "model", "sce", "optim", "train", "fabric")
+SECTIONS = ("data", "model", "sce", "optim", "train", "fabric", "monitor")
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> tuple[PretrainConfig, dict[str, Any]]:
