@@ -75,7 +75,7 @@ def main() -> None:
                     results.setdefault((mode, busy), []).append(seconds)
                     threads_seen.setdefault((mode, busy), set()).update(used)
                     print(f"round {round_index + 1}: {mode:8s} beside {busy} busy: {seconds:.2f} s/step", flush=True)
-    print(f"\nCPUs granted: {granted}; demo recipe, r3d18 4x48², batch 16, 0 workers; medians over {args.rounds} rounds")
+    print(f"\nCPUs granted: {granted}; demo recipe, r3d18 4x48², batch 16, 0 workers; {args.rounds} rounds")
     print("| beside | " + " | ".join(f"{m} s/step (x alone, threads)" for m in modes) + " |")
     print("|---|" + "---|" * len(modes))
     for busy in (0, 1, 2):

@@ -54,8 +54,10 @@ def test_moco_defaults_to_temperature_0_2() -> None:
     torch.testing.assert_close(moco_loss(q, k, queue), sce_loss(q, k, queue, coeff=1.0, temp=0.2))
 
 
-@pytest.mark.parametrize("module", ["sce_losses.sce", "sce_losses.sce_module", "sce_losses.moco", "sce_losses.ressl",
-                                    "sce_losses.distributed"])
+@pytest.mark.parametrize(
+    "module",
+    ["sce_losses.sce", "sce_losses.sce_module", "sce_losses.moco", "sce_losses.ressl", "sce_losses.distributed"],
+)
 def test_docstring_examples_run(module) -> None:
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -101,8 +101,11 @@ def test_zero_queue_size_means_no_queue() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"dim": 0, "queue_size": 8}, "dim must be positive"), ({"dim": 4, "queue_size": -1}, "queue_size must be >= 0"),
-     ({"dim": 4, "queue_size": 8, "temp": 0.0}, "temperatures must be positive")],
+    [
+        ({"dim": 0, "queue_size": 8}, "dim must be positive"),
+        ({"dim": 4, "queue_size": -1}, "queue_size must be >= 0"),
+        ({"dim": 4, "queue_size": 8, "temp": 0.0}, "temperatures must be positive"),
+    ],
 )
 def test_bad_construction(kwargs, message) -> None:
     with pytest.raises(ValueError, match=message):

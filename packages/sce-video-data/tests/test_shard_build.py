@@ -199,12 +199,32 @@ def test_reader_pickles_to_its_path_only(index_videos: Path, tmp_path: Path) -> 
 def test_cli_kinetics_list_layout(index_videos: Path, tmp_path: Path) -> None:
     (tmp_path / "train.txt").write_text("class b/thirty.mp4 1\nclass a/short.mp4 0\n")
     out = tmp_path / "s"
-    args = ["build", "--layout", "kinetics", "--root", str(index_videos), "--splits", str(tmp_path), "--split",
-            "train", "--out", str(out), "--short-side", "64", "--workers", "0", "--no-progress"]
+    args = [
+        "build",
+        "--layout",
+        "kinetics",
+        "--root",
+        str(index_videos),
+        "--splits",
+        str(tmp_path),
+        "--split",
+        "train",
+        "--out",
+        str(out),
+        "--short-side",
+        "64",
+        "--workers",
+        "0",
+        "--no-progress",
+    ]
     assert cli.main(args) == 0
     reader = ShardReader(out)
     assert reader.class_names == ["class a", "class b"]
     assert [reader.item(i).label for i in range(2)] == [1, 0]
     assert reader.read_frames(0, [0]).shape == (1, 85, 64, 3)  # 96x128 portrait -> short side 64
-    assert cli.main(["build", "--layout", "ucf101", "--root", str(index_videos), "--split", "val", "--out",
-                     str(tmp_path / "x")]) == 2
+    assert (
+        cli.main(
+            ["build", "--layout", "ucf101", "--root", str(index_videos), "--split", "val", "--out", str(tmp_path / "x")]
+        )
+        == 2
+    )

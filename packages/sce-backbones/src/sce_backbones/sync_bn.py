@@ -36,6 +36,7 @@ def _all_reduce_sum(tensor: Tensor, group: dist.ProcessGroup | None = None) -> T
     """Differentiable sum of ``tensor`` over the processes of ``group``."""
     return _AllReduceSum.apply(tensor, group)
 
+
 class SyncBatchNorm(_BatchNorm):
     """Synchronised batch norm for any tensor rank ≥ 2; same parameters, buffers and keys as ``nn.SyncBatchNorm``.
 

@@ -52,9 +52,7 @@ class _AttachGradient(torch.autograd.Function):
         return loss.clone()
 
     @staticmethod
-    def backward(
-        ctx: torch.autograd.function.FunctionCtx, grad_loss: Tensor
-    ) -> tuple[Tensor | None, ...]:
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_loss: Tensor) -> tuple[Tensor | None, ...]:
         saved = ctx.saved_tensors  # type: ignore[attr-defined]
         count = ctx.count  # type: ignore[attr-defined]
         grads, banks, positive = saved[:count], saved[count : 2 * count], saved[2 * count :]

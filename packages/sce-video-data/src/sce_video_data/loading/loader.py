@@ -65,4 +65,3 @@ class BatchLoader:
     def num_workers(self) -> int:
         """Worker processes."""
         return self.loader.num_workers
-
