@@ -78,8 +78,7 @@ def extract(
 
     Args:
         features: what to extract and how (``--features.shards``, ``--features.checkpoint``, ...).
-        fabric: accelerator, devices (each process extracts a slice of the videos), strategy (``ddp`` for several
-            CPU processes), CPU threads.
+        fabric: accelerator, devices (each process extracts a slice of the videos), strategy, CPU threads.
 
     Returns:
         The bank file.
