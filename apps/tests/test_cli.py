@@ -153,3 +153,17 @@ def test_run_entry_takes_its_folder_off_sys_path(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys, "path", [folder, *sys.path])
     cli.run_entry("extract-features", str(script_path("extract-features")))
     assert ran[0][:2] == ("extract-features", "python -m sce_apps.extract_features") and folder not in ran[0][2]
+
+
+@pytest.mark.parametrize("command", list(PROGRAMS))
+def test_every_section_help_shows_that_section_only(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    sections = sorted(set(re.findall(r"^  --(\w+) CONFIG", capsys.readouterr().out, flags=re.MULTILINE)) - {"config"})
+    assert "fabric" in sections and len(sections) >= 2
+    for section in sections:
+        main([command, f"--{section}.help"])
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: sce {command} [--{section}.FIELD VALUE ...]")
+        assert f"--{section}." in out
+        assert not [other for other in sections if other != section and f"--{other}." in out]
