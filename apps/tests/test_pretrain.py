@@ -112,6 +112,7 @@ def test_killed_run_resumes_to_the_same_end(full_run: Path, tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "resuming from" in done.stdout + done.stderr
+    assert f"outputs in {tmp_path}:" in done.stdout and str(tmp_path / "metrics.csv") in done.stdout
     final = load(tmp_path / "checkpoints" / "step-00000012.ckpt")
     assert final["step"] == 12
     assert int(final["learner"]["criterion.queue_ptr"]) == (12 * 2 * 4) % 32
@@ -195,3 +196,26 @@ def test_exploded_parameters_are_never_checkpointed(tmp_path: Path) -> None:
         run.save(2, {"learner": {"bn.weight": torch.tensor([1.0, 1e20]), "w": torch.ones(3)}})
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["step-00000001.ckpt"]
     torch.set_num_threads(available_cpus())
+
+
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """A file size limit stands in for a full disk: the checkpoint write fails, the program says so in one line."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000_000, resource.RLIM_INFINITY))
+
+    done = subprocess.run(
+        [sys.executable, str(APPS / "pretrain.py"), *TINY_ARGS, "--out_dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit,
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "Traceback" not in done.stderr
+    assert errors[0].startswith(f"pretrain.py: error: no space left to write {tmp_path / 'checkpoints'}")
+    assert "MiB written of about" in errors[0]
+    assert not list((tmp_path / "checkpoints").iterdir())  # no temporary file left behind
+    assert logged(tmp_path, "loss")  # the metrics logged before the failure are on disk
