@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pretrain_helpers import TINY_ARGS, fabric_command, load, logged, tiny_sections
 
+from sce_apps.engine.threads import available_cpus
 from sce_apps.pretrain import setup
 
 APPS = Path(__file__).resolve().parents[1]
@@ -59,6 +60,8 @@ def test_two_processes_follow_one_process(tmp_path: Path) -> None:
     assert settings["fabric"]["devices"] == 2 and settings["fabric"]["strategy"] == "ddp"
     assert settings["run"]["world_size"] == 2 and settings["run"]["launcher"] == "fabric run"
     assert load(double / "checkpoints" / "step-00000003.ckpt")["settings"]["fabric"]["devices"] == 2
+    # Each of the 2 processes takes its share of the CPUs, not every core.
+    assert max(logged(double, "cpu_threads").values()) <= max(1, available_cpus() // 2)
     # One line per user error, from rank 0 only, under `fabric run` too.
     bad = subprocess.run([*command, "--sce.temp_m", "-1"], capture_output=True, text=True, timeout=600, env=env)
     assert bad.returncode != 0
