@@ -214,19 +214,21 @@ def test_adaptive_threads_leave_to_others_what_they_use() -> None:
     threads.granted, threads.base, threads.current = 2, 2, 2
     assert threads.target(0.05, 1.9) == 2  # alone
     assert threads.target(0.67, 1.33) == 1  # one busy process took its third of the 3 runnable threads
-    assert threads.target(1.0, 1.0) == 2  # two busy processes: no CPU free, keep the full count (even shares)
+    assert threads.target(1.0, 1.0) == 2  # two busy processes: 4 runnable threads share 2 CPUs evenly
+    assert threads.target(1.2, 0.8) == 1  # three busy processes (1.2 / 0.8 x 2 threads): 1 thread makes it 4
     threads.current = 1
     assert threads.target(1.0, 1.0) == 1  # one busy process beside 1 thread: stable
     assert threads.target(1.33, 0.67) == 2  # two busy processes beside 1 thread: take the full count back
-    assert threads.target(1.0, 0.0) == 1  # the run was idle: the others got what they wanted
+    assert threads.target(1.0, 0.0) == 1  # the run was idle: the others got what they wanted (1 busy)
     eight = AdaptiveThreads(1, 0, window_s=0)
     eight.granted, eight.base, eight.current = 8, 8, 8
     assert eight.target(2.0 * 8 / 10, 8.0 * 8 / 10) == 6  # 2 busy threads beside 8: leave them 2 CPUs
+    assert eight.target(8.0 * 8 / 16, 8.0 * 8 / 16) == 8  # 8 busy threads: 16 runnable, even shares
     pair = AdaptiveThreads(2, 1, window_s=0)
     pair.granted, pair.base, pair.current = 8, 3, 3
     assert pair.target(4.0, 3.0) == 3  # the sibling's 3 threads and 1 worker are not "others"
-    assert pair.target(6.0, 2.0) == 1  # 9 busy threads, 5 outside the run: (8 - 5) / 2 - 1 = 0.5 CPU left, 1 thread
-    assert pair.target(5.5, 1.5) == 3  # 11 busy threads, 7 outside: no CPU free, keep the full count
+    assert pair.target(6.0, 2.0) == 1  # 9 busy threads, 5 outside the run: 6 - 5 = 1 thread to place, at least 1 each
+    assert pair.target(16 / 3, 2.0) == 1  # 8 busy threads, 4 outside: 6 - 4 = 2 threads for the 2 processes
     fixed = AdaptiveThreads(1, 0, override=2)
     assert fixed.update() == 2 and torch.get_num_threads() == 2
     torch.set_num_threads(available_cpus())

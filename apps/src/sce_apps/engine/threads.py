@@ -15,9 +15,10 @@ and never fewer than one; ``fabric.cpu_threads`` overrides it.
 A machine shared with other work (another job on a workstation, a CI runner) grants CPUs that others also use.
 :class:`AdaptiveThreads` therefore measures, at start-up and then every few seconds between steps, how much of the
 granted CPUs processes outside this run use (``/proc/stat`` less this process and its loader workers), infers how
-many CPU-bound threads that is, and leaves them their CPUs while some CPUs are free, raising the count back when the
+many CPU-bound threads that is, and leaves them their CPUs while some are free, raising the count back when the
 others stop: a thread that shares its CPU with another process makes every step wait for it. When the others keep
-every CPU busy, the run keeps its full count (every runnable thread then gets an even share).
+every CPU busy, the run takes as many threads as make all runnable threads share the CPUs evenly
+(:meth:`AdaptiveThreads.target`).
 """
 
 from __future__ import annotations
@@ -199,18 +200,21 @@ class AdaptiveThreads:
     def target(self, others: float, own: float) -> int:
         """Threads for this process when processes outside the run use ``others`` CPUs and the run ``own``.
 
-        With ``k`` CPU-bound threads beside it on ``n`` granted CPUs, the run leaves them their CPUs and takes the
-        rest (``n - k`` threads) while some are free. When none is free it takes its full count: every runnable thread
-        then gets an even share, and fewer threads would only get fewer shares. (Measured on 2 CPUs: beside one busy
-        process 1 thread runs a step 2.2x faster than 2 threads; beside two, 2 threads run it 1.2x faster than 1.)
-        The node's other training processes count among the others; each is assumed to use its share.
+        With ``k`` CPU-bound threads outside the run on ``n`` CPUs (those granted less one per loader worker), the
+        run's processes together take ``n - (k mod n)`` threads: all that is free while ``k < n`` (beside one busy
+        process on 2 CPUs, 1 thread), and otherwise as many as make the runnable threads a multiple of ``n``, so that
+        every thread gets the same share and no step waits for a thread that shares its CPU with more processes than
+        the others (beside two busy processes on 2 CPUs, 2 threads; beside three, 1). Measured on 2 CPUs: beside one
+        busy process 1 thread runs a step 2.2x faster than 2; beside two, 2 threads run it 1.2x faster than 1. The
+        node's other training processes count among the others; each is assumed to use its share.
         """
         siblings = (self.processes - 1) * (self.base + self.loader_workers)
-        external = max(0.0, self.busy_others(others, own) - siblings)
-        free = (self.granted - external) / self.processes - self.loader_workers
-        if free < 0.5:
-            return self.base
-        return min(self.base, max(1, math.floor(free + 0.5)))
+        external = round(max(0.0, self.busy_others(others, own) - siblings))
+        cpus = self.granted - self.processes * self.loader_workers
+        if cpus < 1:
+            return 1
+        placed = cpus - external % cpus
+        return min(self.base, max(1, placed // self.processes))
 
     def _apply(self) -> None:
         measured = self.usage()
