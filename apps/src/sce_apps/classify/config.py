@@ -8,7 +8,7 @@ signatures of
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sce_apps.engine.sections import FabricConfig, OptimConfig, TrainConfig, positive
@@ -17,6 +17,10 @@ __all__ = [
     "ClassifyConfig",
     "ClassifyDataConfig",
     "ClassifyModelConfig",
+    "FINETUNE_OPTIM",
+    "FINETUNE_TRAIN",
+    "LINEAR_OPTIM",
+    "LINEAR_TRAIN",
     "FabricConfig",
     "OptimConfig",
     "Protocol",
@@ -141,6 +145,16 @@ class ClassifyModelConfig:
             )
 
 
+LINEAR_OPTIM = OptimConfig(name="sgd", initial_lr=2.0, weight_decay=0.0, warmup_epochs=8)
+"""Linear evaluation (SPEC 5.2): SGD 2.0 × batch / 256, momentum 0.9, no weight decay, 8 warmup epochs."""
+LINEAR_TRAIN = TrainConfig(global_batch_size=512, max_epochs=60)
+"""Linear evaluation (SPEC 5.2): batch 512, 60 epochs."""
+FINETUNE_OPTIM = OptimConfig(name="sgd", initial_lr=0.1, weight_decay=0.0, warmup_epochs=0)
+"""Finetuning (SPEC 5.3): SGD 0.1 × batch / 256, momentum 0.9, no weight decay, no warmup."""
+FINETUNE_TRAIN = TrainConfig(global_batch_size=64, max_epochs=200)
+"""Finetuning (SPEC 5.3): batch 64, 200 epochs."""
+
+
 @dataclass
 class ClassifyConfig:
     """Everything ``sce linear-eval`` / ``sce finetune`` need; recipes are YAML files of this shape."""
@@ -149,8 +163,6 @@ class ClassifyConfig:
     """``linear`` (``sce linear-eval``) or ``finetune`` (``sce finetune``)."""
     data: ClassifyDataConfig = field(default_factory=ClassifyDataConfig)
     model: ClassifyModelConfig = field(default_factory=ClassifyModelConfig)
-    optim: OptimConfig = field(
-        default_factory=lambda: OptimConfig(name="sgd", initial_lr=2.0, weight_decay=0.0, warmup_epochs=8)
-    )
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(global_batch_size=512, max_epochs=60))
+    optim: OptimConfig = field(default_factory=lambda: replace(LINEAR_OPTIM))
+    train: TrainConfig = field(default_factory=lambda: replace(LINEAR_TRAIN))
     fabric: FabricConfig = field(default_factory=FabricConfig)

@@ -19,7 +19,15 @@ import torch.nn.functional as F
 from lightning_fabric import Fabric
 from tqdm import tqdm
 
-from sce_apps.classify.config import ClassifyConfig, ClassifyDataConfig, ClassifyModelConfig
+from sce_apps.classify.config import (
+    FINETUNE_OPTIM,
+    FINETUNE_TRAIN,
+    LINEAR_OPTIM,
+    LINEAR_TRAIN,
+    ClassifyConfig,
+    ClassifyDataConfig,
+    ClassifyModelConfig,
+)
 from sce_apps.classify.data import (
     Splits,
     batch_inputs,
@@ -60,8 +68,8 @@ BEST = "best.ckpt"
 def linear_eval(
     data: ClassifyDataConfig = ClassifyDataConfig(augment="linear"),  # noqa: B008 - jsonargparse shows the fields
     model: ClassifyModelConfig = ClassifyModelConfig(freeze_trunk=True, dropout=0.0),  # noqa: B008
-    optim: OptimConfig = OptimConfig(name="sgd", initial_lr=2.0, weight_decay=0.0, warmup_epochs=8),  # noqa: B008
-    train: TrainConfig = TrainConfig(global_batch_size=512, max_epochs=60),  # noqa: B008
+    optim: OptimConfig = LINEAR_OPTIM,
+    train: TrainConfig = LINEAR_TRAIN,
     fabric: FabricConfig = FabricConfig(sync_batchnorm=False),  # noqa: B008
     out_dir: Path = Path("runs/linear"),
     resume: str | None = None,
@@ -94,8 +102,8 @@ def linear_eval(
 def finetune(
     data: ClassifyDataConfig = ClassifyDataConfig(augment="finetune"),  # noqa: B008
     model: ClassifyModelConfig = ClassifyModelConfig(freeze_trunk=False, dropout=0.8),  # noqa: B008
-    optim: OptimConfig = OptimConfig(name="sgd", initial_lr=0.1, weight_decay=0.0, warmup_epochs=0),  # noqa: B008
-    train: TrainConfig = TrainConfig(global_batch_size=64, max_epochs=200),  # noqa: B008
+    optim: OptimConfig = FINETUNE_OPTIM,
+    train: TrainConfig = FINETUNE_TRAIN,
     fabric: FabricConfig = FabricConfig(sync_batchnorm=True),  # noqa: B008
     out_dir: Path = Path("runs/finetune"),
     resume: str | None = None,
