@@ -71,6 +71,14 @@ def _temporary(path: Path, suffix: str = "") -> tuple[int, Path]:
     raise FileExistsError(f"{path}: no free temporary name next to it")
 
 
+def _discard(tmp: Path, path: Path, error: BaseException, size_hint: int | None) -> None:
+    """Remove the temporary file of a failed write; raise :class:`OutOfSpaceError` when space ran out."""
+    message = _space_message(path, tmp, size_hint) if _out_of_space(error) else None
+    tmp.unlink(missing_ok=True)
+    if message is not None:
+        raise OutOfSpaceError(errno.ENOSPC, message) from error
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any], size_hint: int | None = None) -> Path:
     """Call ``write(file)`` on a new exclusive temporary file next to ``path``, fsync it, rename it to ``path``.
 
@@ -92,10 +100,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any],
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as error:
-        message = _space_message(path, tmp, size_hint) if _out_of_space(error) else None
-        tmp.unlink(missing_ok=True)
-        if message is not None:
-            raise OutOfSpaceError(errno.ENOSPC, message) from error
+        _discard(tmp, path, error, size_hint)
         raise
     return path
 
@@ -118,8 +123,5 @@ def atomic_output(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
         yield tmp
         os.replace(tmp, target)
     except BaseException as error:
-        message = _space_message(target, tmp, None) if _out_of_space(error) else None
-        tmp.unlink(missing_ok=True)
-        if message is not None:
-            raise OutOfSpaceError(errno.ENOSPC, message) from error
+        _discard(tmp, target, error, None)
         raise
