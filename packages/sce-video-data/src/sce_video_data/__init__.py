@@ -23,6 +23,7 @@ from sce_video_data.shards.build import BuildReport, build_shards
 from sce_video_data.shards.check import load_manifest, shard_info, verify_shards
 from sce_video_data.shards.encoding import EncodeParams, encode_video_item
 from sce_video_data.shards.format import ShardDamageError
+from sce_video_data.shards.provenance import content_hash, shard_provenance
 from sce_video_data.shards.reader import ItemInfo, ShardReader
 from sce_video_data.shards.writer import EncodedItem, ShardWriter
 from sce_video_data.transforms import *  # noqa: F403
@@ -52,6 +53,7 @@ __all__ = [
     "__version__",
     "build_shards",
     "clip_frame_indices",
+    "content_hash",
     "clip_frame_range",
     "decode_jpeg_frame",
     "decode_jpegs",
@@ -66,6 +68,7 @@ __all__ = [
     "random_clip_starts",
     "read_frames",
     "shard_info",
+    "shard_provenance",
     "ucf101_index",
     "uniform_clip_starts",
     "uniform_temporal_subsample",

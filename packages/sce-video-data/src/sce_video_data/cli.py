@@ -161,6 +161,13 @@ def _print_build(report: BuildReport) -> None:
             print(f"  {failure['path']}: {failure['reason']}")
 
 
+def _split_name(args: argparse.Namespace) -> str | None:
+    """The split as the manifest records it: ``train 1`` (UCF101/HMDB51), ``val`` (Kinetics), None (folders)."""
+    if args.layout in ("ucf101", "hmdb51"):
+        return f"{args.split} {args.split_id}"
+    return args.split if args.layout == "kinetics" else None
+
+
 def _build(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out}: is a file; expected a shard folder to create or resume")
@@ -181,6 +188,7 @@ def _build(args: argparse.Namespace) -> int:
         layout=args.layout,
         progress=not args.no_progress,
         index_problems=problems,
+        split=_split_name(args),
     )
     _print_build(report)
     if report.num_items == 0:
@@ -201,6 +209,13 @@ def _info(args: argparse.Namespace) -> int:
         rate = info["bytes_per_second"]
         print(f"{'bytes/s':>9}: " + (f"{rate:.0f} per video-second ({rate / 2**10:.1f} KiB/s)" if rate else "n/a"))
     print(f"{'stored':>9}: {_stored(info)}")
+    record = info["provenance"]
+    print(f"{'content':>9}: {record['content_hash']}")
+    split = f", split {record['split']}" if record["split"] else ""
+    print(
+        f"{'source':>9}: layout {record['layout']}{split}, from {record['source_root_name']!r} "
+        f"({record['num_inputs']} inputs, {record['num_failures']} failed), {record['writer']}"
+    )
     if info["frame_crc"]:
         print(f"{'integrity':>9}: CRC-32 of every frame checked on every read; sha256 of every file in the manifest")
     else:

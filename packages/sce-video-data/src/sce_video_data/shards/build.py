@@ -199,6 +199,7 @@ def build_shards(
     layout: str = "videos",
     progress: bool = True,
     index_problems: Sequence[tuple[str, str]] = (),
+    split: str | None = None,
 ) -> BuildReport:
     """Encode ``inputs`` (``(path relative to root, label)``) into the shard folder ``out``; resume if started.
 
@@ -217,6 +218,9 @@ def build_shards(
         index_problems: ``(path, reason)`` of what the index found but could not list (symlink loops, from
             :func:`~sce_video_data.indexes.folders_index`'s ``problems``): listed first in ``failures.jsonl`` and
             counted as inputs that failed.
+        split: Which split of the layout the inputs are (e.g. ``"train 1"``), recorded in the manifest's provenance
+            (:func:`~sce_video_data.shards.provenance.shard_provenance`); not a build parameter (a resumed build may
+            name it differently).
 
     Returns:
         The :class:`BuildReport`.
@@ -250,7 +254,9 @@ def build_shards(
     tasks = [(s, i) for s in todo for i in range(s * k, min((s + 1) * k, len(inputs)))]
     _write_shards(tasks, out, root, inputs, params, workers, encode, k, len(inputs) - len(tasks), progress)
     problems = [{"path": printable_path(path), "reason": reason} for path, reason in index_problems]
-    report = finalize(out, root, inputs, [printable_path(n) for n in class_names], settings, plan, problems)
+    report = finalize(
+        out, root, inputs, [printable_path(n) for n in class_names], settings, plan, problems, split=split
+    )
     return BuildReport(
         str(out),
         report["num_inputs"],

@@ -31,6 +31,7 @@ from sce_video_data.shards.format import (
     index_arrays,
     shard_file,
 )
+from sce_video_data.shards.provenance import provenance_of_manifest
 from sce_video_data.shards.reader import ShardReader
 
 __all__ = [
@@ -152,6 +153,7 @@ def shard_info(path: str | Path) -> dict[str, Any]:
         "fps": params.get("fps"),
         "quality": params.get("quality"),
         "frame_crc": int(manifest["format_version"]) >= 2,
+        "provenance": provenance_of_manifest(manifest),
         "problems": _problems(path, manifest, checksums=False),
     }
 

@@ -14,6 +14,7 @@ from sce_video_data.__about__ import __version__
 from sce_video_data.indexes.paths import printable_path
 from sce_video_data.shards.atomic import atomic_write_bytes, atomic_write_json
 from sce_video_data.shards.format import FAILURES_FILE, FORMAT_VERSION, FRAME_ARRAYS, MANIFEST_FILE, save_index
+from sce_video_data.shards.provenance import provenance_of_manifest
 from sce_video_data.shards.writer import read_sidecar
 
 __all__ = ["finalize"]
@@ -59,12 +60,16 @@ def finalize(
     settings: dict[str, Any],
     plan: dict[str, Any],
     problems: Sequence[dict[str, Any]] = (),
+    split: str | None = None,
 ) -> dict[str, Any]:
     """Write ``index/``, ``failures.jsonl`` and ``manifest.json`` (last) from the committed shards.
 
     The manifest records the size and sha256 of every shard file and of every file of ``index/``. ``problems``
     (``{"path", "reason"}`` of what the index could not list, e.g. symlink loops) come first in the failures and
-    count as inputs. Paths and class names must be valid UTF-8 (:func:`~sce_video_data.indexes.paths.printable_path`).
+    count as inputs. ``split`` names the layout's split (recorded as given). The manifest's ``provenance`` entry
+    holds the content hash of the finished set with its build parameters
+    (:func:`~sce_video_data.shards.provenance.provenance_of_manifest`). Paths and class names must be valid UTF-8
+    (:func:`~sce_video_data.indexes.paths.printable_path`).
 
     Returns:
         The manifest (without per-item records) as a dict.
@@ -87,6 +92,7 @@ def finalize(
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "writer": f"sce-video-data {__version__}",
         "source_root": printable_path(str(root)),
+        "split": split,
         "parameters": {**settings, "items_per_shard": plan["items_per_shard"]},
         "class_names": list(class_names),
         "num_inputs": len(inputs) + len(problems),
@@ -96,8 +102,10 @@ def finalize(
         "total_bytes": sum(int(s["bytes"]) for s in shards),
         "shards": shards,
         "index": index_files,  # {file name in index/: {"bytes", "sha256"}}, checked by `sce-shards verify`
+        "provenance": {},
         "failures": [{"path": f["path"], "reason": f["reason"]} for f in failures],
         "items": items,
     }
+    manifest["provenance"] = provenance_of_manifest(manifest)
     atomic_write_json(out / MANIFEST_FILE, manifest)
     return manifest
