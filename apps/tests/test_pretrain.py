@@ -219,3 +219,27 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_exit_2(tmp_path: Path) -> N
     assert "MiB written of about" in errors[0]
     assert not list((tmp_path / "checkpoints").iterdir())  # no temporary file left behind
     assert logged(tmp_path, "loss")  # the metrics logged before the failure are on disk
+
+
+def test_a_new_global_batch_is_refused_unless_allowed(full_run: Path, tmp_path: Path) -> None:
+    """Resuming step 4 (epoch 1, 1 batch of 4 done) with a batch of 8: refused, then continued when allowed."""
+    (tmp_path / "checkpoints").mkdir()
+    shutil.copy(full_run / "checkpoints" / "step-00000004.ckpt", tmp_path / "checkpoints")
+    sections = tiny_sections(train={"global_batch_size": 8})
+    with pytest.raises(ValueError, match=r"train\.global_batch_size is 8 now and was 4 .*learning rate is scaled"):
+        setup(**sections, out_dir=tmp_path, resume="auto")
+    setup(**sections, out_dir=tmp_path, resume="auto", allow_global_batch_change=True)
+    # The new plan has 1 step of 8 per epoch, 2 in all; 4 rows done in epoch 1 fill no batch of 8, so the run goes
+    # on at the new plan's step 1 (epoch 1 from its start), numbered 5 after the checkpoint's 4, and ends there.
+    final = load(tmp_path / "checkpoints" / "step-00000005.ckpt")
+    assert final["step"] == 5 and final["step_offset"] == 3
+    assert final["sampler"] == {"epoch": 1, "batches_done": 0, "seed": 42, "rows": 12, "global_batch": 8}
+    assert not (tmp_path / "checkpoints" / "step-00000006.ckpt").exists()
+    allowed = final["provenance"]["overrides_allowed"]
+    assert allowed["global_batch_change"] == {"from": 4, "to": 8, "at_step": 4}
+    effective = final["provenance"]["effective_lr"]
+    assert effective["global_batch_size"] == 8
+    assert effective["peak_lr"] == pytest.approx(effective["initial_lr"] * 8 / 256)
+    assert int(final["learner"]["criterion.queue_ptr"]) == 16  # rolled to 0, then one step of 2 x 8 keys
+    assert sorted(logged(tmp_path, "loss")) == [5]
+    assert logged(tmp_path, "lr")[5] == pytest.approx(final["schedule"]["lr"])

@@ -111,6 +111,9 @@ def program_main(command: str, argv: list[str] | None = None, prog: str | None =
     if DEBUG_FLAG in args:
         args = [a for a in args if a != DEBUG_FLAG]
         os.environ["SCE_DEBUG"] = "1"
+    from sce_apps.engine.provenance import set_invocation_from_argv
+
+    set_invocation_from_argv(prog, args)  # the recipe and every override, for the runs' provenance
     try:
         args = resolve_config_arguments(command, args)
     except UnknownRecipeError as error:
@@ -196,7 +199,32 @@ def _parser() -> argparse.ArgumentParser:
         "recipes", help="List the recipes of each program (or of one) and their files.", description="List recipes."
     )
     recipes.add_argument("program", nargs="?", choices=list(PROGRAMS))
+    provenance = commands.add_parser(
+        "provenance",
+        help="Print what a result came from (one file), or what differs between two.",
+        description="Print the provenance record of a checkpoint, feature bank, results.json, config.yaml, "
+        "metrics.jsonl, run folder or shard folder; with two, list what differs (exit 1 when something does).",
+    )
+    provenance.add_argument("files", nargs="+", metavar="FILE", help="one file to print, or two to compare")
     return parser
+
+
+def _provenance(files: list[str]) -> int:
+    from sce_apps.engine.provenance import format_diff, format_record, read_provenance
+
+    if len(files) > 2:
+        print(f"sce provenance: error: expected one or two files, got {len(files)}", file=sys.stderr)
+        return 2
+    try:
+        records = [read_provenance(Path(f)) for f in files]
+    except (OSError, ValueError) as error:
+        print(f"sce provenance: error: {error}", file=sys.stderr)
+        return 2
+    if len(records) == 1:
+        print(format_record(records[0]))
+        return 0
+    print(format_diff(records[0], records[1], (files[0], files[1])))
+    return 1 if records[0].get("hash") != records[1].get("hash") else 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -211,6 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     elif options.command == "recipes":
         for command in [options.program] if options.program else list(PROGRAMS):
             print(f"{command} ({recipes_dir(command)}): {', '.join(recipe_names(command))}")
+    elif options.command == "provenance":
+        raise SystemExit(_provenance(options.files))
 
 
 def pretrain_main(argv: list[str] | None = None) -> None:

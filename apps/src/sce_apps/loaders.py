@@ -16,7 +16,7 @@ from torch.utils.data import Dataset, Subset
 
 from sce_video_data import BatchLoader, ResumableBatchSampler
 
-__all__ = ["decode_device", "eval_loader", "is_image_data", "rows_of", "train_loader"]
+__all__ = ["decode_device", "decoder_name", "eval_loader", "is_image_data", "rows_of", "train_loader"]
 
 IMAGE_TRUNK_PREFIX = "resnet"
 
@@ -40,6 +40,21 @@ def decode_device(setting: str, device: torch.device) -> str:
     if setting == "cuda" and not torch.cuda.is_available():
         raise ValueError("data.decode_device=cuda: no CUDA device is available (use cpu or auto)")
     return setting
+
+
+def decoder_name(data_format: str, device: str) -> str:
+    """The decoder that reads data of ``data_format`` on ``device`` (``cpu``/``cuda``), as provenance records it."""
+    if data_format == "synthetic":
+        return "synthetic (nothing decoded)"
+    if data_format == "video_files":
+        import av
+
+        return f"pyav {av.__version__} (FFmpeg), cpu"
+    if device == "cuda":
+        return "jpeg: torchvision nvjpeg, cuda"
+    from sce_video_data.codecs.jpeg import resolve_jpeg_decoder
+
+    return f"jpeg: {resolve_jpeg_decoder('auto')} (libjpeg-turbo), cpu"
 
 
 def rows_of(dataset: Dataset[Any]) -> tuple[Any, list[int]]:

@@ -40,10 +40,12 @@ from sce_apps.classify.evaluate import Accuracy, evaluate
 from sce_apps.classify.model import CLASSIFIER_PROGRAMS, Classifier, build_classifier
 from sce_apps.engine.atomic import atomic_write_text
 from sce_apps.engine.checkpoints import load_checkpoint
+from sce_apps.engine.launch import what_ran
+from sce_apps.engine.provenance import make_record
 from sce_apps.engine.run import Resumed, Run, StepPlan, launch, resume, step_seed
 from sce_apps.engine.sections import FabricConfig, OptimConfig, TrainConfig
 from sce_apps.engine.threads import AdaptiveThreads
-from sce_apps.loaders import decode_device, is_image_data, train_loader
+from sce_apps.loaders import decode_device, decoder_name, is_image_data, train_loader
 from sce_apps.optim import WarmupCosineSchedule
 from sce_apps.shard_checks import check_classify_shards
 from sce_video_data import BatchLoader, ResumableBatchSampler
@@ -74,6 +76,7 @@ def linear_eval(
     out_dir: Path = Path("runs/linear"),
     resume: str | None = None,
     test_checkpoint: str | None = None,
+    allow_global_batch_change: bool = False,
 ) -> Path:
     """Linear evaluation: a linear head on the frozen trunk (eval mode), tested with multi-view averaging.
 
@@ -91,12 +94,14 @@ def linear_eval(
         resume: "auto" continues the newest readable checkpoint of out_dir (or starts afresh), a path resumes that
             checkpoint.
         test_checkpoint: test this classifier checkpoint (``best.ckpt``, ``step-*.ckpt``) without training.
+        allow_global_batch_change: resume even though train.global_batch_size changed (the LR is scaled from the new
+            batch, the schedule continues from the same position in the data); recorded in the provenance.
 
     Returns:
         The path of ``results.json``.
     """
     config = ClassifyConfig("linear", data, model, optim, train, fabric)
-    return _launch(config, Path(out_dir), resume, test_checkpoint)
+    return _launch(config, Path(out_dir), resume, test_checkpoint, allow_global_batch_change)
 
 
 def finetune(
@@ -108,6 +113,7 @@ def finetune(
     out_dir: Path = Path("runs/finetune"),
     resume: str | None = None,
     test_checkpoint: str | None = None,
+    allow_global_batch_change: bool = False,
 ) -> Path:
     """Finetuning: the whole network trains (dropout 0.8 before the head), tested with multi-view averaging.
 
@@ -126,20 +132,24 @@ def finetune(
         resume: "auto" continues the newest readable checkpoint of out_dir (or starts afresh), a path resumes that
             checkpoint.
         test_checkpoint: test this classifier checkpoint (``best.ckpt``, ``step-*.ckpt``) without training.
+        allow_global_batch_change: resume even though train.global_batch_size changed (the LR is scaled from the new
+            batch, the schedule continues from the same position in the data); recorded in the provenance.
 
     Returns:
         The path of ``results.json``.
     """
     config = ClassifyConfig("finetune", data, model, optim, train, fabric)
-    return _launch(config, Path(out_dir), resume, test_checkpoint)
+    return _launch(config, Path(out_dir), resume, test_checkpoint, allow_global_batch_change)
 
 
-def _launch(config: ClassifyConfig, out_dir: Path, resume: str | None, test_checkpoint: str | None) -> Path:
+def _launch(
+    config: ClassifyConfig, out_dir: Path, resume: str | None, test_checkpoint: str | None, allow_batch: bool = False
+) -> Path:
     _check_inputs(config, test_checkpoint)
     runtime, threads = launch(
         config.fabric, out_dir if test_checkpoint is None else None, loader_workers=config.data.num_workers
     )
-    return main(runtime, config, out_dir, resume, test_checkpoint, threads)
+    return main(runtime, config, out_dir, resume, test_checkpoint, threads, allow_batch)
 
 
 def _check_inputs(config: ClassifyConfig, test_checkpoint: str | None) -> None:
@@ -194,6 +204,7 @@ def main(
     how: str | None,
     test_checkpoint: str | None = None,
     threads: AdaptiveThreads | None = None,
+    allow_global_batch_change: bool = False,
 ) -> Path:
     """Build data, model and optimizer; train with validation (or only test ``test_checkpoint``); test."""
     threads = threads or AdaptiveThreads(1, config.data.num_workers, override=config.fabric.cpu_threads)
@@ -232,13 +243,34 @@ def main(
         steps_per_epoch=plan.steps_per_epoch,
         total_steps=plan.total_steps,
     )
-    resumed = resume(fabric, out_dir, how, (config.protocol,), dataclasses.asdict(config), MATH_FIELDS)
-    best = _restore(resumed, model, optimizer, sampler, config, splits.class_names)
-    run = Run.start(fabric, config.protocol, config, out_dir, threads, resumed)
+    settings = dataclasses.asdict(config)
+    resumed = resume(fabric, out_dir, how, (config.protocol,), settings, MATH_FIELDS, allow_global_batch_change)
+    allowed: dict[str, Any] = {}
+    best = None
+    if resumed is not None:
+        plan, sampler_state = resumed.continue_plan(plan, config.train.global_batch_size)
+        allowed = resumed.batch_change(config.train.global_batch_size)
+        best = _restore(resumed, model, optimizer, sampler, sampler_state, config, splits.class_names)
+    batch = config.train.global_batch_size
+    effective = {"peak_lr": schedule.base_lr, "initial_lr": o.initial_lr, "global_batch_size": batch}
+    effective["scaled"] = o.scale_lr
+    decoder = {"data": decoder_name(config.data.format, decode_device(config.data.decode_device, fabric.device))}
+    run = Run.start(
+        fabric,
+        config.protocol,
+        config,
+        out_dir,
+        threads,
+        resumed,
+        decoder=decoder,
+        overrides_allowed=allowed,
+        effective_lr=effective,
+    )
     job = Job(run, config, splits, model, wrapped, optimizer, loader, sampler, plan, schedule)
+    scaled = f" = {o.initial_lr} x global batch {batch} / 256" if o.scale_lr else " (not scaled)"
     fabric.print(
-        f"{config.protocol}: {plan.total_steps} steps ({plan.steps_per_epoch} per epoch), "
-        f"peak lr {schedule.base_lr:.4g} = {o.initial_lr} x {config.train.global_batch_size}/256, "
+        f"{config.protocol}: {plan.end} steps ({plan.steps_per_epoch} per epoch), "
+        f"effective peak lr {schedule.base_lr:.4g}{scaled}, "
         f"{world} process(es), {threads.current} CPU thread(s) each"
     )
     best = fit(job, resumed.step if resumed else 0, best)
@@ -265,18 +297,18 @@ def fit(job: Job, start_step: int, best: dict[str, Any] | None) -> dict[str, Any
     generator = torch.Generator(device=fabric.device)
     step, epoch = start_step, plan.epoch_of(start_step)
     progress = tqdm(
-        total=plan.total_steps, initial=step, disable=fabric.global_rank != 0, desc=config.protocol, unit="step"
+        total=plan.end, initial=step, disable=fabric.global_rank != 0, desc=config.protocol, unit="step"
     )
     job.wrapped.train()
     try:
         tick = time.perf_counter()
-        while step < plan.total_steps:
+        while step < plan.end:
             job.sampler.set_epoch(epoch)
             for batch in job.loader:
                 generator.manual_seed(step_seed(config.train.seed, step, fabric.global_rank))
                 inputs = augment(batch_inputs(batch).to(fabric.device, non_blocking=True), generator)
                 labels = batch["label"].to(fabric.device)
-                lr = job.lr(step)
+                lr = job.lr(plan.index(step))
                 for group in job.optimizer.param_groups:
                     group["lr"] = lr
                 with fabric.autocast():
@@ -287,7 +319,7 @@ def fit(job: Job, start_step: int, best: dict[str, Any] | None) -> dict[str, Any
                 job.optimizer.zero_grad(set_to_none=True)
                 step += 1
                 progress.update(1)
-                if step % config.train.log_every_steps == 0 or step == plan.total_steps:
+                if step % config.train.log_every_steps == 0 or step == plan.end:
                     elapsed, tick = time.perf_counter() - tick, time.perf_counter()
                     metrics = _train_metrics(fabric, loss, logits, labels, lr, epoch, elapsed, config)
                     metrics["cpu_threads"] = job.run.threads.update()
@@ -298,7 +330,7 @@ def fit(job: Job, start_step: int, best: dict[str, Any] | None) -> dict[str, Any
                     job.wrapped.train()
                 if plan.checkpoint_due(step):
                     job.run.save(step, _state(job, step, best))
-                if step >= plan.total_steps:
+                if step >= plan.end:
                     break
             epoch += 1
     finally:
@@ -361,7 +393,8 @@ def _state(job: Job, step: int, best: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "model": job.model.state_dict(),
         "optimizer": job.optimizer.state_dict(),
-        "sampler": job.sampler.state_dict(batches_done=step % job.plan.steps_per_epoch),
+        "sampler": job.sampler.state_dict(batches_done=job.plan.position(step)),
+        "step_offset": job.plan.offset,
         "rng": {"torch": torch.get_rng_state()},
         "best": best,
         "class_names": job.splits.class_names,
@@ -404,19 +437,18 @@ def _load_classifier(
 
 
 def _restore(
-    resumed: Resumed | None,
+    resumed: Resumed,
     model: Classifier,
     optimizer: torch.optim.Optimizer,
     sampler: ResumableBatchSampler,
+    sampler_state: dict[str, Any],
     config: ClassifyConfig,
     class_names: list[str],
 ) -> dict[str, Any] | None:
     """Load the resumed checkpoint's weights, optimizer, sampler and RNG; return its best-on-validation record."""
-    if resumed is None:
-        return None
     payload = _load_classifier(resumed.path, model, config, class_names, resumed.payload)
     optimizer.load_state_dict(payload["optimizer"])
-    sampler.load_state_dict(payload["sampler"])
+    sampler.load_state_dict(sampler_state)
     torch.set_rng_state(payload["rng"]["torch"])
     best: dict[str, Any] | None = payload["best"]
     return best
@@ -436,7 +468,7 @@ def test(job: Job, best: dict[str, Any] | None) -> Path:
     }
     if splits.test is not None:
         results["last"] = {
-            "step": job.plan.total_steps,
+            "step": job.plan.end,
             **_evaluate(fabric, job.model, splits.test, config.data, "test (last)").as_dict(),
         }
         best_path = job.out_dir / "checkpoints" / BEST
@@ -448,6 +480,7 @@ def test(job: Job, best: dict[str, Any] | None) -> Path:
             }
     elif best is not None:
         results["best"] = best
+    results["provenance"] = job.run.provenance
     target = _write_results(fabric, job.out_dir, results)
     fabric.print(_summary(results))
     job.run.finish(("loss", "lr", "train_top1", "val_top1"), outputs=[target])
@@ -473,6 +506,10 @@ def _test_only(fabric: Fabric, config: ClassifyConfig, checkpoint: Path, out_dir
         "views": _views(config.data),
         "test": result.as_dict(),
     }
+    settings = {**dataclasses.asdict(config), "test_checkpoint": str(checkpoint)}
+    decoder = {"data": decoder_name(config.data.format, decode_device(config.data.decode_device, fabric.device))}
+    run_record = what_ran(fabric, torch.get_num_threads())
+    results["provenance"] = make_record(f"{config.protocol} (test only)", settings, run_record, decoder)
     target = _write_results(fabric, out_dir, results)
     fabric.print(_summary(results))
     return target

@@ -1,273 +1,324 @@
-"""Build the demo's labelled video dataset from real photographs, as H.264 ``.mp4`` files in the UCF101 layout.
+"""The demo's labelled videos: camera paths over photographs shipped by scikit-image and scikit-learn.
 
-Each video is a virtual camera path (smooth pan and slow zoom) over one photograph shipped by scikit-image or
-scikit-learn, with a digit from scikit-learn's ``load_digits`` moving over it as a distraction; the label is the
-photograph ("which scene is this?"). Train and test camera paths of a photograph stay in disjoint regions of it
-(see :mod:`sce_apps.demo.scenes`), so neither raw pixels nor memorised crops solve the test split. The files follow
-UCF101 exactly (see :mod:`sce_apps.demo.layout`), so the demo reads them through the same code path as a real UCF101
-folder. See ``apps/docs/demo_dataset.md``.
+Each class is one photograph. A video is a smooth pan with a slow zoom over it, under a colour grading that drifts
+from one random look to another (hue, saturation, gains, gamma: colour does not name the class, and two clips of a
+video differ in it), with a handwritten digit of scikit-learn's ``load_digits`` bouncing over it that changes every
+second. Train and test videos of a class film disjoint regions of the photograph (the first 55 % of its long side and
+the last 40 %), so neither raw pixels nor memorised crops solve the test split: what transfers is the scene's
+structure and texture. Videos are H.264 ``.mp4`` files in the UCF101 layout that
+:func:`sce_video_data.indexes.ucf101_index` reads (``videos/<Class>/v_<Class>_g<GG>_c<CC>.mp4``;
+``splits/classInd.txt``, ``trainlist01.txt``, ``testlist01.txt`` with Windows line endings; test groups first, as in
+UCF101's split 1).
 
-Command line::
-
-    python -m sce_apps.demo.make_dataset --out data/demo [--seed 0] [--train-per-class 24] [--test-per-class 8]
+Every random draw of a video comes from ``(seed, class, split, group, clip)``: the same arguments give the same bytes,
+whatever the number of worker processes. Nothing is downloaded; the images are read from the installed packages.
 """
 
 from __future__ import annotations
 
-import argparse
+import functools
+import importlib.util
+import json
 import multiprocessing
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
+import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
-from sce_apps.demo import layout
-from sce_apps.demo.dataset_dir import install_dir, is_nonempty_dir, looks_generated, new_tmp_dir, remove_tmp_dir
-from sce_apps.demo.params import check_int, generation_params, plan_all
-from sce_apps.demo.record import (
-    DATASET_JSON,
-    GENERATOR,
-    describe,
-    is_complete,
-    plan_relpath,
-    read_dataset_json,
-    write_dataset_json,
-)
-from sce_apps.demo.render import render_video
-from sce_apps.demo.scenes import VideoPlan
-from sce_apps.demo.sources import MAX_CLASSES, PHOTOS
+from sce_apps.engine.atomic import atomic_write_text
+
+#: Class name -> (package, file inside it, usable part of the photograph as fractions (top, left, bottom, right)).
+PHOTOS: dict[str, tuple[str, str, tuple[float, float, float, float]]] = {
+    "Astronaut": ("skimage", "data/astronaut.png", (0, 0, 1, 1)),
+    "Brick": ("skimage", "data/brick.png", (0, 0, 1, 1)),
+    "Chelsea": ("skimage", "data/chelsea.png", (0, 0, 1, 1)),
+    "Coffee": ("skimage", "data/coffee.png", (0, 0, 1, 1)),
+    "Coins": ("skimage", "data/coins.png", (0, 0, 1, 1)),
+    "Flower": ("sklearn", "datasets/images/flower.jpg", (0, 0, 1, 1)),
+    "Grass": ("skimage", "data/grass.png", (0, 0, 1, 1)),
+    "Gravel": ("skimage", "data/gravel.png", (0, 0, 1, 1)),
+    "HubbleDeepField": ("skimage", "data/hubble_deep_field.jpg", (0, 0, 1, 1)),
+    "Immunohistochemistry": ("skimage", "data/ihc.png", (0, 0, 1, 1)),
+    "Moon": ("skimage", "data/moon.png", (0, 0, 1, 1)),
+    "Motorcycle": ("skimage", "data/motorcycle_left.png", (0, 0, 1, 1)),
+    "Page": ("skimage", "data/page.png", (0, 0, 1, 1)),
+    "Retina": ("skimage", "data/retina.jpg", (0.17, 0.17, 0.83, 0.83)),  # the fundus disc, without the black border
+    "Rocket": ("skimage", "data/rocket.jpg", (0, 0, 1, 1)),
+    "SummerPalace": ("sklearn", "datasets/images/china.jpg", (0, 0, 1, 1)),
+    "Text": ("skimage", "data/text.png", (0, 0, 1, 1)),
+}
+#: ``content`` -> its photographs (classes): ``textures``, ten photographs of one texture each (stars, stained
+#: tissue, retinal vessels, bricks, coins, grass, gravel, craters, print, handwriting); ``scenes``, ten colour
+#: photographs of scenes and objects (the demo dataset before 2026-12-05).
+# fmt: off
+CONTENTS = {
+    "textures": ("HubbleDeepField", "Immunohistochemistry", "Retina", "Brick", "Coins", "Grass", "Gravel", "Moon",
+                 "Page", "Text"),
+    "scenes": ("Astronaut", "Chelsea", "Coffee", "HubbleDeepField", "Immunohistochemistry", "Motorcycle", "Retina",
+               "Rocket", "SummerPalace", "Flower"),
+}
+# fmt: on
+MAX_SHORT_SIDE = 512
+TRAIN_FRACTION, GAP_FRACTION = 0.55, 0.05
+CLIPS_PER_GROUP = 4
+#: libx264 at constant quality with one thread and no macroblock-tree rate control: the bitstream is a function of the
+#: frames alone (with mbtree the same frames sometimes encoded differently depending on what the process did before).
+X264 = {"crf": "20", "preset": "veryfast", "x264-params": "mbtree=0"}
+SPLIT_CODES = {"train": 1, "test": 2}
 
 
 @dataclass(frozen=True)
-class DemoDatasetInfo:
-    """A demo dataset on disk.
-
-    Attributes:
-        root: The dataset folder (holds ``videos/``, ``splits/`` and ``dataset.json``).
-        classes: Class names in label order: label ``i`` is line ``i + 1`` of ``classInd.txt``.
-        num_train: Number of train videos.
-        num_test: Number of test videos.
-        params: The generation parameters (equal parameters give identical frames).
-        reused: True when an existing complete dataset with the same parameters was returned instead of generated.
-        seconds: Wall time spent generating (0 when reused).
-    """
+class DemoDataset:
+    """A demo dataset on disk: ``root/videos/<Class>/*.mp4`` and ``root/splits/*.txt``; classes in label order."""
 
     root: Path
     classes: tuple[str, ...]
-    num_train: int
-    num_test: int
-    params: dict[str, Any] = field(repr=False)
-    reused: bool = False
-    seconds: float = 0.0
 
     @property
     def videos_dir(self) -> Path:
-        """The folder of class folders of videos."""
-        return self.root / layout.VIDEOS_DIR
+        """The folder of class folders."""
+        return self.root / "videos"
 
     @property
     def splits_dir(self) -> Path:
         """The folder of ``classInd.txt``, ``trainlist01.txt`` and ``testlist01.txt``."""
-        return self.root / layout.SPLITS_DIR
-
-    @property
-    def json_path(self) -> Path:
-        """The dataset description ``dataset.json``."""
-        return self.root / DATASET_JSON
+        return self.root / "splits"
 
 
-def _info_from_record(root: Path, record: dict[str, Any], reused: bool, seconds: float) -> DemoDatasetInfo:
-    return DemoDatasetInfo(
-        root=root,
-        classes=tuple(c["name"] for c in record["classes"]),
-        num_train=record["counts"]["train"],
-        num_test=record["counts"]["test"],
-        params=record["params"],
-        reused=reused,
-        seconds=seconds,
-    )
+def _package_file(package: str, relpath: str) -> Path:
+    """A file shipped inside an installed package, found without importing the package (slow)."""
+    spec = importlib.util.find_spec(package)
+    path = Path(next(iter(spec.submodule_search_locations or []), "")) / relpath if spec else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"{package}/{relpath} not found: the demo dataset needs scikit-image and scikit-learn")
+    return path
 
 
-def _render_all(tmp: Path, plans: list[VideoPlan], workers: int, progress: bool) -> None:
-    """Render and encode every planned video into ``tmp/videos``, in a spawned process pool when ``workers > 0``."""
-    for name in {PHOTOS[p.class_index].name for p in plans}:
-        (tmp / layout.VIDEOS_DIR / name).mkdir(parents=True, exist_ok=True)
-    tasks = [(p, tmp / layout.VIDEOS_DIR / plan_relpath(p)) for p in plans]
-    bar = tqdm(total=len(tasks), desc="demo videos", unit="video", disable=not progress)
-    with bar:
-        if workers == 0:
-            for task in tasks:
-                render_video(*task)
-                bar.update()
-            return
-        chunk = max(1, min(8, len(tasks) // (4 * workers)))
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            for _ in pool.imap_unordered(_render_task, tasks, chunksize=chunk):
-                bar.update()
+@functools.cache
+def load_photo(name: str) -> Image.Image:
+    """Photograph ``name`` in RGB, cropped to its usable part, short side at most :data:`MAX_SHORT_SIDE` (Lanczos)."""
+    package, relpath, (top, left, bottom, right) = PHOTOS[name]
+    with Image.open(_package_file(package, relpath)) as img:
+        rgb = img.convert("RGB")
+    w, h = rgb.size
+    rgb = rgb.crop((round(left * w), round(top * h), round(right * w), round(bottom * h)))
+    scale = MAX_SHORT_SIDE / min(rgb.size)
+    if scale < 1:
+        rgb = rgb.resize((round(rgb.size[0] * scale), round(rgb.size[1] * scale)), Image.Resampling.LANCZOS)
+    return rgb
 
 
-def _render_task(task: tuple[VideoPlan, Path]) -> int:
-    return render_video(*task)
+@functools.cache
+def load_digits() -> np.ndarray:
+    """scikit-learn's 1,797 handwritten 8x8 digits as ``float32`` in [0, 1], read from the file it ships."""
+    table = np.loadtxt(_package_file("sklearn", "datasets/data/digits.csv.gz"), delimiter=",", dtype=np.float32)
+    return (table[:, :-1] / 16.0).reshape(-1, 8, 8)
+
+
+def split_regions(height: int, width: int) -> dict[str, tuple[float, float, float, float]]:
+    """Disjoint ``(top, left, bottom, right)`` regions along the long side: train the first 55 %, test the last 40 %."""
+    long_side = max(height, width)
+    cut, start = TRAIN_FRACTION * long_side, (TRAIN_FRACTION + GAP_FRACTION) * long_side
+    if width >= height:
+        return {"train": (0.0, 0.0, height, cut), "test": (0.0, start, height, width)}
+    return {"train": (0.0, 0.0, cut, width), "test": (start, 0.0, height, width)}
+
+
+def camera_path(rng: np.random.Generator, region: tuple[float, ...], base: float, aspect: float, frames: int) -> Any:
+    """``(frames, 4)`` camera windows ``(left, top, right, bottom)``: a smoothstep pan and a geometric zoom.
+
+    Every window lies inside ``region`` (``(top, left, bottom, right)``); the pan goes between two random points.
+
+    The window height goes from ``s0 · base`` to ``s1 · base`` (``s0`` in [0.6, 0.9], zoom factor log-uniform in
+    [0.8, 1.25], ``s1`` clipped to [0.5, 1]); ``base`` fits both regions, so both splits see the scene at one scale.
+    """
+    s0 = rng.uniform(0.6, 0.9)
+    s1 = float(np.clip(s0 * np.exp(rng.uniform(np.log(0.8), np.log(1.25))), 0.5, 1.0))
+    u0, u1 = rng.uniform(0, 1, 2), rng.uniform(0, 1, 2)
+    tau = np.linspace(0.0, 1.0, frames)
+    heights = base * s0 * (s1 / s0) ** tau
+    ease = tau * tau * (3 - 2 * tau)
+    u = u0 + (u1 - u0) * ease[:, None]
+    top = region[0] + u[:, 0] * (region[2] - region[0] - heights)
+    left = region[1] + u[:, 1] * (region[3] - region[1] - heights * aspect)
+    windows = np.stack([left, top, left + heights * aspect, top + heights], axis=1)
+    return np.clip(windows, (region[1], region[0]) * 2, (region[3], region[2]) * 2)  # rounding errors only
+
+
+def colour_grading(angle: float, saturation: float, gains: Any) -> Any:
+    """The ``3 x 3`` colour matrix that turns hue by ``angle`` about the gray axis, scales saturation, then gains."""
+    gray = np.full((3, 3), 1 / 3)
+    axis = np.ones(3) / np.sqrt(3)
+    cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rotation = np.cos(angle) * np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * np.outer(axis, axis)
+    return ((gray + saturation * (rotation - gray)) * np.asarray(gains)[:, None]).astype(np.float32)
+
+
+def bounce(rng: np.random.Generator, frames: int, room: tuple[int, int], speed: float) -> Any:
+    """``(frames, 2)`` integer top-left corners of a sprite moving straight and bouncing inside ``room`` pixels."""
+    angle = rng.uniform(0, 2 * np.pi)
+    raw = rng.uniform(0, 1, 2) * room + np.outer(np.arange(frames), speed * np.array([np.sin(angle), np.cos(angle)]))
+    folded = np.mod(raw, 2 * np.maximum(room, 1))
+    return np.rint(np.where(folded > room, 2 * np.asarray(room) - folded, folded)).astype(np.int64)
+
+
+def render(
+    seed: int, name: str, label: int, split: str, group: int, clip: int, frames: int, size: tuple[int, int], fps: int
+) -> Any:
+    """The ``uint8 (frames, height, width, 3)`` frames of one video (see the module's description)."""
+    height, width = size
+    photo = load_photo(name)
+    regions = split_regions(photo.height, photo.width)
+    base = min(min(b[2] - b[0], (b[3] - b[1]) * height / width) for b in regions.values())
+    rng = np.random.default_rng(np.random.SeedSequence([seed, label, SPLIT_CODES[split], group, clip]))
+    windows = camera_path(rng, regions[split], base, width / height, frames)
+    # colour grading drifting from one random look to another over the video (hue, saturation, gains, gamma)
+    hue = rng.uniform(-np.pi, np.pi) + np.array([0.0, rng.uniform(-np.pi, np.pi)])
+    saturation = rng.uniform(0.0, 1.3, 2)
+    log_gains = rng.uniform(-np.log(1.4), np.log(1.4), (2, 4))
+    side = int(round(rng.uniform(0.25, 0.35) * min(size)))
+    corners = bounce(rng, frames, (height - side, width - side), rng.uniform(0.4, 1.2) * min(size) / fps)
+    digits = load_digits()
+    picks = rng.integers(len(digits), size=-(-frames // fps))
+    colours = rng.uniform(0, 255, (len(picks), 3)).astype(np.float32)
+    out = np.empty((frames, height, width, 3), np.uint8)
+    for t, box in enumerate(windows):
+        view = np.asarray(photo.resize((width, height), Image.Resampling.BILINEAR, box=tuple(box)), np.float32) / 255
+        tau = t / max(1, frames - 1)
+        matrix = colour_grading(
+            hue[0] + tau * hue[1],
+            float(np.interp(tau, (0, 1), saturation)),
+            np.exp((1 - tau) * log_gains[0, :3] + tau * log_gains[1, :3]),
+        )
+        gamma = float(np.exp((1 - tau) * log_gains[0, 3] + tau * log_gains[1, 3]))
+        graded = np.clip(view @ matrix.T, 0, 1) ** gamma * 255
+        alpha = _digit(int(picks[t // fps]), side)[..., None]
+        y, x = corners[t]
+        patch = graded[y : y + side, x : x + side]
+        graded[y : y + side, x : x + side] = patch * (1 - alpha) + colours[t // fps] * alpha
+        out[t] = np.clip(np.rint(graded), 0, 255)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _digit(index: int, side: int) -> Any:
+    return np.asarray(Image.fromarray(np.uint8(load_digits()[index] * 255)).resize((side, side)), np.float32) / 255
+
+
+def encode(frames: Any, path: Path, fps: int) -> None:
+    """Write RGB frames as an H.264 ``yuv420p`` ``.mp4`` (one keyframe per second)."""
+    with av.open(str(path), mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.codec_context.time_base = Fraction(1, fps)
+        stream.codec_context.gop_size = fps
+        stream.codec_context.thread_count = 1
+        stream.options = dict(X264)
+        for t, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = t, Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def _video_task(task: tuple[Path, dict[str, Any]]) -> None:
+    path, video = task
+    encode(render(**video), path, video["fps"])
 
 
 def make_demo_dataset(
     out_dir: Path,
     *,
     seed: int = 0,
+    content: str = "textures",
+    num_classes: int = 10,
     videos_per_class_train: int = 24,
     videos_per_class_test: int = 8,
-    frames: int = 75,
+    frames: int = 80,
     size: tuple[int, int] = (96, 128),
-    fps: int = 25,
-    num_classes: int = 10,
-    lighting: float = 0.15,
-    overwrite: bool = False,
+    fps: int = 10,
     workers: int = 2,
     progress: bool = False,
-) -> DemoDatasetInfo:
-    """Build the demo video dataset in ``out_dir`` (UCF101 layout, H.264 ``.mp4``), or reuse it if already built.
-
-    The same parameters always give the same decoded frames. The dataset is generated in a temporary sibling folder
-    ``<out_dir>.tmp-XXXX`` and renamed into place when complete, so ``out_dir`` never holds a partial dataset.
+) -> DemoDataset:
+    """Write the demo dataset into ``out_dir`` (built in a temporary sibling, then renamed), or reuse it.
 
     Args:
-        out_dir: Destination folder; it will hold ``videos/``, ``splits/`` and ``dataset.json``.
-        seed: Seed of every random choice (camera paths, digits, colours, motions).
+        out_dir: Destination; a folder that holds this exact dataset (same arguments) is returned as it is.
+        seed: Seed of every random draw.
+        content: Which photographs make the classes (:data:`CONTENTS`).
+        num_classes: Classes, the first ``num_classes`` photographs of ``content``.
         videos_per_class_train: Train videos per class.
         videos_per_class_test: Test videos per class.
-        frames: Frames per video (75 at 25 fps is 3 s, enough for two 2.56 s clips, SPEC 4.2).
-        size: Frame ``(height, width)``, both even and at least 16.
+        frames: Frames per video (80 at 10 fps: 8 s, room for two clips far apart).
+        size: Frame ``(height, width)``, both even.
         fps: Frame rate.
-        num_classes: Number of classes (photographs), 2 to 15; the first 10 are colour photographs.
-        lighting: Strength in [0, 1] of a random per-video lighting change (RGB gains and gamma, each within
-            ``[1/(1+lighting), 1+lighting]``), as between recording sessions; 0 keeps the photographs' colours.
-        overwrite: Replace an existing non-empty ``out_dir`` that holds a different or incomplete demo dataset.
-        workers: Encoder processes (0 encodes in this process). The output does not depend on it.
+        workers: Encoding processes (0: this process); the bytes do not depend on it.
         progress: Show a progress bar.
 
-    Returns:
-        The dataset's description; ``reused`` is true when a complete dataset with the same parameters was already
-        in ``out_dir`` (it is returned as is, even with ``overwrite``).
-
     Raises:
-        ValueError: On an invalid parameter, or when ``overwrite`` would replace a folder holding other files.
-        FileExistsError: If ``out_dir`` is non-empty and does not hold this exact dataset, and ``overwrite`` is false.
-        NotADirectoryError: If ``out_dir`` exists and is a file.
+        ValueError: On a bad argument.
+        FileExistsError: If ``out_dir`` is not empty and holds something else.
     """
-    params = generation_params(
-        seed, videos_per_class_train, videos_per_class_test, frames, size, fps, num_classes, lighting
-    )
-    check_int("workers", workers, 0, 64)
-    out = Path(out_dir).absolute()
-    replace = _check_existing(out, params, overwrite)
-    if replace is None:
-        return _info_from_record(out, read_dataset_json(out) or {}, reused=True, seconds=0.0)
-    start = time.perf_counter()
-    classes, plans = plan_all(params)
-    record = describe(params, classes, plans)
-    tmp = new_tmp_dir(out)
-    try:
-        _render_all(tmp, plans, workers, progress)
-        train = [v["path"] for v in record["videos"] if v["split"] == "train"]
-        test = [v["path"] for v in record["videos"] if v["split"] == "test"]
-        layout.write_split_files(tmp / layout.SPLITS_DIR, classes, train, test)
-        write_dataset_json(tmp, record)
-        install_dir(tmp, out, replace)
-    except BaseException:
-        remove_tmp_dir(tmp)
-        raise
-    return _info_from_record(out, record, reused=False, seconds=time.perf_counter() - start)
-
-
-def _check_existing(out: Path, params: dict[str, Any], overwrite: bool) -> bool | None:
-    """Decide what to do with an existing ``out``: None to reuse it, else whether installing must replace it."""
-    if not is_nonempty_dir(out):
-        return False
-    record = read_dataset_json(out)
-    if record is not None and record.get("params") == params and is_complete(out, record):
-        return None
-    if not overwrite:
-        what = "a demo dataset with other parameters or missing files" if record else "other files"
-        raise FileExistsError(
-            f"output folder {out} is not empty (it holds {what}); pass overwrite=True (--overwrite) to replace it"
-        )
-    if record is None and not looks_generated(out, {layout.VIDEOS_DIR, layout.SPLITS_DIR, DATASET_JSON}):
+    if content not in CONTENTS or not 2 <= num_classes <= len(CONTENTS[content]):
         raise ValueError(
-            f"refusing to overwrite {out}: it does not look like a demo dataset (no {DATASET_JSON} written by "
-            f"{GENERATOR}, and other entries than videos/, splits/); remove it yourself or choose another --out"
+            f"content must be one of {sorted(CONTENTS)}, with 2 to 10 classes; got {content!r}, {num_classes}"
         )
-    return True
-
-
-def _parse_size(text: str) -> tuple[int, int]:
+    if size[0] % 2 or size[1] % 2 or min(size) < 16 or frames < 2 or fps < 1:
+        raise ValueError(f"need even frame sides >= 16, frames >= 2 and fps >= 1, got {size}, {frames}, {fps}")
+    counts = {"test": videos_per_class_test, "train": videos_per_class_train}
+    first_group = {"test": 1, "train": 1 + -(-counts["test"] // CLIPS_PER_GROUP)}
+    if min(counts.values()) < 1 or first_group["train"] + counts["train"] // CLIPS_PER_GROUP > 99:
+        raise ValueError(f"need 1 or more videos per class and split, and at most 99 groups, got {counts}")
+    params = {"seed": seed, "content": content, "num_classes": num_classes, **counts, "frames": frames}
+    params |= {"size": list(size), "fps": fps, "x264": X264, "version": 2}
+    out = Path(out_dir).absolute()
+    classes = tuple(sorted(CONTENTS[content][:num_classes]))
+    if out.is_dir() and any(out.iterdir()):
+        stamp = out / "params.json"
+        if stamp.is_file() and json.loads(stamp.read_text()) == params:
+            return DemoDataset(out, classes)
+        raise FileExistsError(f"{out} is not empty and holds no demo dataset made with these settings")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
     try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 96x128, got {text!r}") from None
-    return height, width
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """Return the command-line parser of ``python -m sce_apps.demo.make_dataset``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m sce_apps.demo.make_dataset",
-        description=(
-            "Build the SCE demo video dataset: camera paths over real photographs shipped by scikit-image and "
-            "scikit-learn, with a moving digit, labelled by photograph; H.264 .mp4 files in the UCF101 layout "
-            "(videos/<Class>/v_<Class>_gGG_cCC.mp4, splits/classInd.txt, trainlist01.txt, testlist01.txt). "
-            "Train and test videos of a photograph film disjoint regions of it. A complete dataset with the same "
-            "parameters already in --out is reused."
-        ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
-    parser.add_argument("--train-per-class", type=int, default=24, help="train videos per class")
-    parser.add_argument("--test-per-class", type=int, default=8, help="test videos per class")
-    parser.add_argument("--num-classes", type=int, default=10, help=f"classes (photographs), 2 to {MAX_CLASSES}")
-    parser.add_argument("--frames", type=int, default=75, help="frames per video")
-    parser.add_argument("--size", type=_parse_size, default=(96, 128), help="frame size HEIGHTxWIDTH, both even")
-    parser.add_argument("--fps", type=int, default=25, help="frame rate")
-    parser.add_argument(
-        "--lighting", type=float, default=0.15, help="strength of the random per-video lighting change (0: none)"
-    )
-    parser.add_argument("--workers", type=int, default=2, help="encoder processes (0: in this process)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a different dataset already in --out")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (2 with a message on bad arguments or an occupied --out)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        info = make_demo_dataset(
-            args.out,
-            seed=args.seed,
-            videos_per_class_train=args.train_per_class,
-            videos_per_class_test=args.test_per_class,
-            frames=args.frames,
-            size=args.size,
-            fps=args.fps,
-            num_classes=args.num_classes,
-            lighting=args.lighting,
-            overwrite=args.overwrite,
-            workers=args.workers,
-            progress=not args.no_progress,
-        )
-    except (ValueError, FileExistsError, NotADirectoryError) as err:
-        parser.error(str(err))
-    verb = "reused the existing" if info.reused else f"wrote in {info.seconds:.1f} s a"
-    print(
-        f"{verb} demo dataset at {info.root}: {len(info.classes)} classes, {info.num_train} train and "
-        f"{info.num_test} test videos ({info.json_path.name} describes it)"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        lines: dict[str, list[str]] = {"train": [], "test": []}
+        tasks = []
+        for label, name in enumerate(classes):
+            (tmp / "videos" / name).mkdir(parents=True)
+            for split in ("test", "train"):
+                for i in range(counts[split]):
+                    group, clip = first_group[split] + i // CLIPS_PER_GROUP, 1 + i % CLIPS_PER_GROUP
+                    relpath = f"{name}/v_{name}_g{group:02d}_c{clip:02d}.mp4"
+                    lines[split].append(f"{relpath} {label + 1}" if split == "train" else relpath)
+                    video = {"seed": seed, "name": name, "label": label, "split": split, "group": group, "clip": clip}
+                    tasks.append((tmp / "videos" / relpath, {**video, "frames": frames, "size": size, "fps": fps}))
+        with tqdm(total=len(tasks), desc="demo videos", unit="video", disable=not progress) as bar:
+            if workers == 0:
+                for task in tasks:
+                    _video_task(task)
+                    bar.update()
+            else:
+                with multiprocessing.get_context("spawn").Pool(workers) as pool:
+                    for _ in pool.imap_unordered(_video_task, tasks, chunksize=4):
+                        bar.update()
+        (tmp / "splits").mkdir()
+        files = {"classInd.txt": [f"{i + 1} {n}" for i, n in enumerate(classes)]}
+        files |= {"trainlist01.txt": lines["train"], "testlist01.txt": lines["test"]}
+        for filename, rows in files.items():
+            (tmp / "splits" / filename).write_bytes("".join(f"{row}\r\n" for row in rows).encode("ascii"))
+        atomic_write_text(tmp / "params.json", json.dumps(params) + "\n")
+        if out.is_dir():
+            out.rmdir()
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return DemoDataset(out, classes)

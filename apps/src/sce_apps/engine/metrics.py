@@ -25,20 +25,29 @@ JSONL = "metrics.jsonl"
 CSV = "metrics.csv"
 
 
-def read_metric_rows(out_dir: Path) -> list[dict[str, Any]]:
-    """The rows of ``<out_dir>/metrics.jsonl`` in the order logged; lines that do not parse (torn) are skipped."""
-    path = Path(out_dir) / JSONL
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a ``.jsonl`` file, in order; lines that do not parse (torn) are skipped."""
     if not path.is_file():
         return []
-    rows = []
+    found = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(row, dict) and isinstance(row.get("step"), int):
-            rows.append(row)
-    return rows
+        if isinstance(row, dict):
+            found.append(row)
+    return found
+
+
+def read_metric_rows(out_dir: Path) -> list[dict[str, Any]]:
+    """The rows of ``<out_dir>/metrics.jsonl`` in the order logged (header lines and torn lines skipped)."""
+    return [row for row in _json_lines(Path(out_dir) / JSONL) if isinstance(row.get("step"), int)]
+
+
+def _lines_until(path: Path, step: int) -> list[dict[str, Any]]:
+    """The header lines and the rows up to ``step`` of a ``metrics.jsonl``, in order (torn lines dropped)."""
+    return [r for r in _json_lines(path) if "step" not in r or (isinstance(r["step"], int) and r["step"] <= step)]
 
 
 def read_metrics(out_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -73,15 +82,22 @@ class MetricsLog:
         resume_step: the step a resumed run continues from (rows after it are dropped); None for a fresh run,
             which starts a new history.
         enabled: False on ranks other than 0.
+        header: a line written before this run's rows (the provenance record): a resumed run keeps the headers of
+            the runs before it, each followed by the rows it logged, so every step's row follows the record of the
+            process that logged it. Readers of rows skip header lines.
     """
 
-    def __init__(self, out_dir: Path, resume_step: int | None, enabled: bool = True) -> None:
+    def __init__(
+        self, out_dir: Path, resume_step: int | None, enabled: bool = True, header: dict[str, Any] | None = None
+    ) -> None:
         self.out_dir = Path(out_dir)
         self.enabled = enabled
         self._handle: io.TextIOWrapper | None = None
         if not enabled:
             return
-        kept = [r for r in read_metric_rows(self.out_dir) if r["step"] <= resume_step] if resume_step else []
+        kept = _lines_until(self.out_dir / JSONL, resume_step) if resume_step else []
+        if header is not None:
+            kept.append(header)
         text = "".join(json.dumps(r) + "\n" for r in kept)
         atomic_write_text(self.out_dir / JSONL, text)
         self._handle = open(self.out_dir / JSONL, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run

@@ -29,6 +29,7 @@ from sce_apps.engine.checkpoints import (
 )
 from sce_apps.engine.launch import launch_fabric, what_ran
 from sce_apps.engine.metrics import MetricsLog, plot_curves
+from sce_apps.engine.provenance import make_record
 from sce_apps.engine.sections import FabricConfig, TrainConfig
 from sce_apps.engine.threads import AdaptiveThreads, local_processes
 
@@ -64,6 +65,10 @@ class StepPlan:
     checkpoint_every_epochs: float
     checkpoint_every_steps: int | None
     val_every_epochs: int
+    offset: int = 0
+    """Logged step minus plan step. 0, except in a run resumed with another global batch
+    (``--allow_global_batch_change``): its step count goes on from the checkpoint's while the schedules continue from
+    the equivalent position in the new plan (:func:`rebatch`)."""
 
     @classmethod
     def of(cls, train: TrainConfig, num_samples: int, world_size: int, what: str = "the dataset") -> StepPlan:
@@ -93,9 +98,22 @@ class StepPlan:
             train.val_every_epochs,
         )
 
+    @property
+    def end(self) -> int:
+        """The (logged) step the run ends at: ``total_steps + offset``."""
+        return self.total_steps + self.offset
+
+    def index(self, step: int) -> int:
+        """The plan step (what the schedules see) of logged step ``step``."""
+        return step - self.offset
+
+    def position(self, step: int) -> int:
+        """Global batches of the current epoch done after ``step`` (logged) steps: the sampler's position."""
+        return self.index(step) % self.steps_per_epoch
+
     def epoch_of(self, step: int) -> int:
-        """The 0-based epoch that optimizer step ``step`` (0-based) belongs to."""
-        return step // self.steps_per_epoch
+        """The 0-based epoch that optimizer step ``step`` (0-based, logged) belongs to."""
+        return self.index(step) // self.steps_per_epoch
 
     def _crossed(self, step: int, every_steps: float) -> bool:
         every = max(1, round(every_steps))
@@ -103,15 +121,15 @@ class StepPlan:
 
     def checkpoint_due(self, step: int) -> bool:
         """After ``step`` steps done: every ``checkpoint_every_epochs`` epochs or ``_steps`` steps, and at the end."""
-        if step >= self.total_steps:
+        if step >= self.end:
             return True
         if self.checkpoint_every_steps is not None and step % self.checkpoint_every_steps == 0:
             return True
-        return self._crossed(step, self.checkpoint_every_epochs * self.steps_per_epoch)
+        return self._crossed(self.index(step), self.checkpoint_every_epochs * self.steps_per_epoch)
 
     def validation_due(self, step: int) -> bool:
         """After ``step`` steps done: at the end of every ``val_every_epochs``-th epoch, and after the last step."""
-        return step >= self.total_steps or self._crossed(step, self.val_every_epochs * self.steps_per_epoch)
+        return step >= self.end or self._crossed(self.index(step), self.val_every_epochs * self.steps_per_epoch)
 
 
 def settings_differences(saved: dict[str, Any], current: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
@@ -150,6 +168,34 @@ class Resumed:
         """Optimizer steps done when it was saved."""
         return int(self.payload["step"])
 
+    def continue_plan(self, plan: StepPlan, global_batch: int) -> tuple[StepPlan, dict[str, Any]]:
+        """``plan`` placed where the checkpoint stopped, and the sampler state to load.
+
+        The sampler's position is the number of global batches of the epoch done, so it holds for any number of
+        processes. When the global batch changed (allowed by ``--allow_global_batch_change``), the position is
+        converted through the rows done (``batches_done × old batch // new batch`` global batches of the new size;
+        the rows of a partly done new batch are read again), the schedules continue from that position of the new
+        plan, and the step count goes on from the checkpoint's (:attr:`StepPlan.offset`).
+        """
+        state = dict(self.payload["sampler"])
+        offset = int(self.payload.get("step_offset", 0))
+        if int(state.get("global_batch", global_batch)) == global_batch:
+            return dataclasses.replace(plan, offset=offset), state
+        rows_done = int(state["batches_done"]) * int(state["global_batch"])
+        state.update(global_batch=global_batch, batches_done=rows_done // global_batch)
+        position = int(state["epoch"]) * plan.steps_per_epoch + state["batches_done"]
+        return dataclasses.replace(plan, offset=self.step - position), state
+
+    def batch_change(self, global_batch: int) -> dict[str, Any]:
+        """``{"global_batch_change": {"from", "to", "at_step"}}`` when the global batch changed, else ``{}``.
+
+        What the provenance's ``overrides_allowed`` records.
+        """
+        old = self.payload["sampler"].get("global_batch")
+        if old is None or old == global_batch:
+            return {}
+        return {"global_batch_change": {"from": old, "to": global_batch, "at_step": self.step}}
+
 
 def resume(
     fabric: Fabric,
@@ -158,17 +204,21 @@ def resume(
     programs: tuple[str, ...],
     settings: dict[str, Any],
     math_fields: tuple[str, ...],
+    allow_global_batch_change: bool = False,
 ) -> Resumed | None:
     """The checkpoint to continue from: ``how`` = None (start afresh), ``"auto"`` or a path.
 
     ``auto`` takes the newest checkpoint of ``<out_dir>/checkpoints`` that reads and matches its checksum,
     skipping (and naming) damaged ones, and starts afresh when there is none. A checkpoint whose settings differ from
     the current ones in what changes the mathematics of the run (``math_fields``) is refused, listing every
-    difference; any other setting may change (workers, logging, paths, fields added since).
+    difference; any other setting may change (workers, logging, paths, fields added since), and so may the number
+    of processes (the loader's position is global). A change of ``train.global_batch_size`` is refused with its own
+    line unless ``allow_global_batch_change`` (then :meth:`Resumed.continue_plan` converts the position, and the
+    override is recorded in the run's provenance).
 
     Raises:
         CheckpointError: an explicit path that is damaged or of another program.
-        ValueError: the settings differ in ``math_fields``.
+        ValueError: the settings differ in ``math_fields``, or the global batch changed without the override.
     """
     if how is None:
         return None
@@ -180,7 +230,24 @@ def resume(
         resumed = Resumed(*found)
     else:
         resumed = Resumed(Path(how), load_checkpoint(Path(how), programs))
-    differences = settings_differences(resumed.payload.get("settings", {}), settings, math_fields)
+    saved = resumed.payload.get("settings", {})
+    old_batch = (saved.get("train") or {}).get("global_batch_size")
+    new_batch = settings["train"]["global_batch_size"]
+    if old_batch is not None and old_batch != new_batch:
+        if not allow_global_batch_change:
+            raise ValueError(
+                f"cannot resume from {resumed.path}: train.global_batch_size is {new_batch} now and was {old_batch} "
+                f"in the checkpoint; the learning rate is scaled from the global batch (initial_lr x batch / 256), "
+                "the schedules and the epoch position count global batches, and a queue fills with the keys of each "
+                f"one: keep {old_batch} (with any number of processes), or pass --allow_global_batch_change true to "
+                "continue with the new one (recorded in the run's provenance)"
+            )
+        fabric.print(
+            f"--allow_global_batch_change: the global batch goes from {old_batch} to {new_batch}; the learning rate "
+            "is scaled from the new one and the schedules continue from the same position in the data"
+        )
+    fields = tuple(f for f in math_fields if f != "train.global_batch_size")
+    differences = settings_differences(saved, settings, fields)
     if differences:
         raise ValueError(
             f"cannot resume from {resumed.path}: it was written with other settings that change the run's "
@@ -220,6 +287,9 @@ class Run:
     """What ran: world size, nodes, strategy, precision, launcher, CPU threads."""
     metrics: MetricsLog
     threads: AdaptiveThreads
+    provenance: dict[str, Any] = field(default_factory=dict)
+    """What the run came from (:mod:`sce_apps.engine.provenance`): in ``config.yaml``, the header of
+    ``metrics.jsonl`` and every checkpoint."""
     keep_checkpoints: int = 2
     last_checkpoint: Path | None = None
     outputs: list[Path] = field(default_factory=list)
@@ -233,8 +303,26 @@ class Run:
         out_dir: Path,
         threads: AdaptiveThreads,
         resumed: Resumed | None,
+        *,
+        decoder: dict[str, str] | None = None,
+        overrides_allowed: dict[str, Any] | None = None,
+        effective_lr: dict[str, Any] | None = None,
     ) -> Run:
-        """Write ``config.yaml`` (the settings as run) and open the metrics log (continuing it when resuming)."""
+        """Write ``config.yaml`` (the settings as run, with the provenance record) and open the metrics log.
+
+        The metrics log continues when resuming; its header holds the provenance record.
+
+        Args:
+            fabric: The launched Fabric.
+            program: ``pretrain``, ``linear`` or ``finetune``.
+            config: The program's settings (a dataclass of sections).
+            out_dir: The run folder.
+            threads: The CPU threads of the run.
+            resumed: The checkpoint the run continues from, if any.
+            decoder: Which decoder reads each dataset (``{"data": "jpeg: simplejpeg (libjpeg-turbo), cpu"}``).
+            overrides_allowed: Explicit overrides the user gave to continue despite a change (recorded).
+            effective_lr: The peak learning rate and the global batch it was scaled from (recorded).
+        """
         record = what_ran(fabric, threads.current)
         settings = dataclasses.asdict(config)
         settings["fabric"].update(
@@ -244,17 +332,32 @@ class Run:
             strategy=record["strategy"],
             precision=record["precision"],
         )
+        allowed = dict(overrides_allowed or {})
+        if resumed is not None:
+            previous = resumed.payload.get("provenance") or {}
+            allowed["resumed_from"] = {
+                "path": str(resumed.path),
+                "step": resumed.step,
+                "world_size": (resumed.payload.get("run") or {}).get("world_size"),
+                "provenance_hash": previous.get("hash"),
+            }
+        provenance = make_record(
+            program, settings, record, decoder or {}, overrides_allowed=allowed, effective_lr=effective_lr
+        )
         rank_zero = fabric.global_rank == 0
         if rank_zero:
-            write_settings(out_dir, {**settings, "run": record})
+            write_settings(out_dir, {**settings, "run": record, "provenance": provenance})
         return cls(
             fabric=fabric,
             program=program,
             out_dir=out_dir,
             settings=settings,
             record=record,
-            metrics=MetricsLog(out_dir, resumed.step if resumed else None, enabled=rank_zero),
+            metrics=MetricsLog(
+                out_dir, resumed.step if resumed else None, enabled=rank_zero, header={"provenance": provenance}
+            ),
             threads=threads,
+            provenance=provenance,
             keep_checkpoints=int(config.train.keep_checkpoints),
             last_checkpoint=resumed.path if resumed else None,
         )
@@ -288,7 +391,15 @@ class Run:
                 )
             else:
                 try:
-                    save_checkpoint(path, self.program, step, state, settings=self.settings, run=self.record)
+                    save_checkpoint(
+                        path,
+                        self.program,
+                        step,
+                        state,
+                        settings=self.settings,
+                        run=self.record,
+                        provenance=self.provenance,
+                    )
                     if name is None:
                         prune_checkpoints(directory, self.keep_checkpoints, protect=path)
                 except OutOfSpaceError as error:

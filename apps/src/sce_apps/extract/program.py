@@ -12,16 +12,19 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from lightning_fabric import Fabric
 
 from sce_apps.distributed import rank_slice
+from sce_apps.engine.launch import what_ran
+from sce_apps.engine.provenance import make_record
 from sce_apps.engine.run import launch
 from sce_apps.engine.sections import FabricConfig
 from sce_apps.features import extract_features, multiview_dataset
-from sce_apps.loaders import decode_device
+from sce_apps.loaders import decode_device, decoder_name
 from sce_apps.shard_checks import check_extract_shards
 from sce_backbones import build_trunk, load_trunk_weights
 from sce_retrieval import FeatureBank
@@ -126,11 +129,16 @@ def run(fabric: Fabric, config: ExtractConfig) -> Path:
         bank.save(part)
     fabric.barrier()
     if fabric.global_rank == 0:
+        decoder = {"features": decoder_name("video_shards", decode_device(config.decode_device, fabric.device))}
+        provenance = make_record(
+            "extract", {"features": dataclasses.asdict(config)}, what_ran(fabric, torch.get_num_threads()), decoder
+        )
         _merge(
             out,
             config,
             [r for r in range(fabric.world_size) if len(rank_slice(len(dataset), r, fabric.world_size))],
             fabric.world_size,
+            provenance,
         )
     fabric.barrier()
     return out
@@ -156,8 +164,12 @@ def _part_path(out: Path, config: ExtractConfig, rank: int, world: int) -> Path:
     return out.with_name(f".{out.stem}.part-{_fingerprint(config)}-{rank}-of-{world}.npz")
 
 
-def _merge(out: Path, config: ExtractConfig, ranks: list[int], world: int) -> None:
-    """Concatenate the parts of ``ranks`` (those with videos) in rank order, i.e. in video order; delete them."""
+def _merge(out: Path, config: ExtractConfig, ranks: list[int], world: int, provenance: dict[str, Any]) -> None:
+    """Concatenate the parts of ``ranks`` (those with videos) in rank order, i.e. in video order; delete them.
+
+    The bank's metadata holds the extraction settings and the provenance record (the shards' content hash, the
+    checkpoint's own provenance hash, versions, decoder).
+    """
     parts = [FeatureBank.load(_part_path(out, config, r, world)) for r in ranks]
     metadata = {
         "trunk": config.trunk,
@@ -167,6 +179,7 @@ def _merge(out: Path, config: ExtractConfig, ranks: list[int], world: int) -> No
         "frames": config.frames,
         "clip_duration": config.clip_duration,
         "shards": str(config.shards),
+        "provenance": provenance,
     }
     merged = FeatureBank(
         np.concatenate([p.features for p in parts]),

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from sce_apps.engine.run import Resumed, Run, StepPlan, launch, resume, step_seed
 from sce_apps.engine.threads import AdaptiveThreads
-from sce_apps.loaders import is_image_data, train_loader
+from sce_apps.loaders import decode_device, decoder_name, is_image_data, train_loader
 from sce_apps.optim import LARS, WarmupCosineSchedule
 from sce_apps.pretrain.config import (
     DataConfig,
@@ -57,6 +57,7 @@ def setup(
     monitor: MonitorConfig = MonitorConfig(),  # noqa: B008
     out_dir: Path = Path("runs/pretrain"),
     resume: str | None = None,
+    allow_global_batch_change: bool = False,
 ) -> Path:
     """Pretrain a trunk with Similarity Contrastive Estimation (SCE).
 
@@ -70,7 +71,9 @@ def setup(
         monitor: online k-NN accuracy on labelled shards during the run (off by default).
         out_dir: run folder: checkpoints/, logs/, plots/, metrics.csv, config.yaml.
         resume: "auto" continues the newest readable checkpoint of out_dir (or starts afresh), a path resumes that
-            checkpoint.
+            checkpoint. Any number of processes may resume it; the global batch must stay the same.
+        allow_global_batch_change: resume even though train.global_batch_size changed (the LR is scaled from the new
+            batch, the schedules continue from the same position in the data); recorded in the provenance.
 
     Returns:
         The path of the final checkpoint.
@@ -80,11 +83,16 @@ def setup(
     _check_queue(config)
     out_dir = Path(out_dir)
     runtime, threads = launch(config.fabric, out_dir, loader_workers=config.data.num_workers)
-    return main(runtime, config, out_dir, resume, threads)
+    return main(runtime, config, out_dir, resume, threads, allow_global_batch_change)
 
 
 def main(
-    fabric: Fabric, config: PretrainConfig, out_dir: Path, how: str | None, threads: AdaptiveThreads | None = None
+    fabric: Fabric,
+    config: PretrainConfig,
+    out_dir: Path,
+    how: str | None,
+    threads: AdaptiveThreads | None = None,
+    allow_global_batch_change: bool = False,
 ) -> Path:
     """Build learner, optimizer and data, restore a checkpoint if asked, and train."""
     threads = threads or AdaptiveThreads(1, config.data.num_workers, override=config.fabric.cpu_threads)
@@ -111,11 +119,26 @@ def main(
         seed=config.train.seed,
         num_workers=config.data.num_workers,
     )
-    resumed = resume(fabric, out_dir, how, ("pretrain",), dataclasses.asdict(config), MATH_FIELDS)
+    settings = dataclasses.asdict(config)
+    resumed = resume(fabric, out_dir, how, ("pretrain",), settings, MATH_FIELDS, allow_global_batch_change)
+    allowed: dict[str, Any] = {}
     if resumed is not None:
-        _restore(resumed, learner, optimizer, sampler)
-    run = Run.start(fabric, "pretrain", config, out_dir, threads, resumed)
+        plan, sampler_state = resumed.continue_plan(plan, config.train.global_batch_size)
+        allowed = resumed.batch_change(config.train.global_batch_size)
+        _restore(resumed, learner, optimizer, sampler, sampler_state, realign_queue=bool(allowed))
     schedule = Schedule(config, plan)
+    decoder = {"data": decoder_name(config.data.format, decode_device(config.data.decode_device, fabric.device))}
+    run = Run.start(
+        fabric,
+        "pretrain",
+        config,
+        out_dir,
+        threads,
+        resumed,
+        decoder=decoder,
+        overrides_allowed=allowed,
+        effective_lr=schedule.effective_lr(),
+    )
     return fit(run, config, learner, online, optimizer, loader, sampler, schedule, resumed, monitor)
 
 
@@ -138,6 +161,16 @@ class Schedule:
             steps_per_epoch=self.plan.steps_per_epoch,
             total_steps=self.plan.total_steps,
         )
+
+    def effective_lr(self) -> dict[str, Any]:
+        """The peak LR and what it was computed from (printed, and recorded in the provenance)."""
+        o = self.config.optim
+        return {
+            "peak_lr": self.lr.base_lr,
+            "initial_lr": o.initial_lr,
+            "global_batch_size": self.config.train.global_batch_size,
+            "scaled": o.scale_lr,
+        }
 
     def momentum(self, step: int) -> float:
         """EMA momentum following optimizer step ``step`` (SPEC 2.1)."""
@@ -167,13 +200,14 @@ def fit(
     batch_clips = config.train.global_batch_size * len(views.augmentations)
     start_step = resumed.step if resumed else 0
     step, epoch = start_step, plan.epoch_of(start_step)
+    scaled = f" = {config.optim.initial_lr} x global batch {config.train.global_batch_size} / 256"
     fabric.print(
-        f"pretrain: {plan.total_steps} steps ({plan.steps_per_epoch} per epoch), peak lr {schedule.lr.base_lr:.4g} "
-        f"= {config.optim.initial_lr} x {config.train.global_batch_size}/256, {fabric.world_size} process(es), "
-        f"{run.threads.current} CPU thread(s) each"
+        f"pretrain: {plan.end} steps ({plan.steps_per_epoch} per epoch), effective peak lr "
+        f"{schedule.lr.base_lr:.4g}{scaled if config.optim.scale_lr else ' (not scaled)'}, "
+        f"{fabric.world_size} process(es), {run.threads.current} CPU thread(s) each"
     )
     progress = tqdm(
-        total=plan.total_steps,
+        total=plan.end,
         initial=start_step,
         disable=fabric.global_rank != 0,
         desc="pretrain",
@@ -182,14 +216,14 @@ def fit(
     )
     try:
         data_time = compute_time = 0.0
-        while step < plan.total_steps:
+        while step < plan.end:
             sampler.set_epoch(epoch)
             tick = time.perf_counter()
             for batch in loader:
                 loaded = time.perf_counter()
                 generator.manual_seed(step_seed(config.train.seed, step, fabric.global_rank))
                 crops = views(batch["video"] if "video" in batch else batch["image"], fabric.device, generator)
-                lr, momentum = schedule.lr(step), schedule.momentum(step)
+                lr, momentum = schedule.lr(plan.index(step)), schedule.momentum(plan.index(step))
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 try:
@@ -206,7 +240,7 @@ def fit(
                 done = time.perf_counter()
                 data_time += loaded - tick
                 compute_time += done - loaded
-                if step % config.train.log_every_steps == 0 or step == plan.total_steps:
+                if step % config.train.log_every_steps == 0 or step == plan.end:
                     total = data_time + compute_time
                     global_loss = loss.detach()
                     if fabric.world_size > 1:
@@ -233,7 +267,7 @@ def fit(
                     progress.write(f"step {step}: k-NN top-1 {100 * result['knn_top1']:.2f}%")
                 if plan.checkpoint_due(step):
                     run.save(step, _state(learner, optimizer, sampler, schedule, step))
-                if step >= plan.total_steps:
+                if step >= plan.end:
                     break
                 tick = time.perf_counter()
             epoch += 1
@@ -283,15 +317,17 @@ def _state(
     schedule: Schedule,
     step: int,
 ) -> dict[str, Any]:
-    """What a checkpoint holds besides the engine's entries (settings, what ran, checksum)."""
+    """What a checkpoint holds besides the engine's entries (settings, what ran, provenance, checksum)."""
+    plan = schedule.plan
     return {
         "learner": learner.state_dict(),
         "optimizer": optimizer.state_dict(),
-        "sampler": sampler.state_dict(batches_done=step % schedule.plan.steps_per_epoch),
+        "sampler": sampler.state_dict(batches_done=plan.position(step)),
+        "step_offset": plan.offset,
         "rng": {"torch": torch.get_rng_state()},
         "schedule": {
-            "lr": schedule.lr(step - 1),
-            "momentum": schedule.momentum(step - 1),
+            "lr": schedule.lr(plan.index(step) - 1),
+            "momentum": schedule.momentum(plan.index(step) - 1),
             "total_steps": schedule.plan.total_steps,
             "steps_per_epoch": schedule.plan.steps_per_epoch,
         },
@@ -299,10 +335,25 @@ def _state(
 
 
 def _restore(
-    resumed: Resumed, learner: SCELearner, optimizer: torch.optim.Optimizer, sampler: ResumableBatchSampler
+    resumed: Resumed,
+    learner: SCELearner,
+    optimizer: torch.optim.Optimizer,
+    sampler: ResumableBatchSampler,
+    sampler_state: dict[str, Any],
+    realign_queue: bool = False,
 ) -> None:
+    """Load the checkpoint's state.
+
+    With a new global batch the queue is rolled so that its pointer is at 0: the keys (a set of negatives) stay, and
+    the old pointer need not be a multiple of the new batch's keys.
+    """
     payload = resumed.payload
     learner.load_state_dict(payload["learner"])
     optimizer.load_state_dict(payload["optimizer"])
-    sampler.load_state_dict(payload["sampler"])
+    sampler.load_state_dict(sampler_state)
     torch.set_rng_state(payload["rng"]["torch"])
+    criterion = learner.criterion
+    if realign_queue and criterion.queue_size:
+        with torch.no_grad():
+            criterion.queue.copy_(torch.roll(criterion.queue, -int(criterion.queue_ptr), dims=0))
+            criterion.queue_ptr.zero_()
