@@ -365,7 +365,7 @@ def _train_metrics(
 
 def _validate(job: Job, step: int, best: dict[str, Any] | None, progress: tqdm) -> dict[str, Any] | None:
     """Validate, log, and keep the best-on-validation weights in ``checkpoints/best.ckpt``."""
-    epochs_done = -(-step // job.plan.steps_per_epoch)
+    epochs_done = -(-job.plan.index(step) // job.plan.steps_per_epoch)
     result = _evaluate(job.fabric, job.model, job.splits.val, job.config.data, "val")
     job.run.log({f"val_{k}": float(v) for k, v in result.as_dict().items()}, step)
     progress.write(f"epoch {epochs_done}: val top-1 {100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%")

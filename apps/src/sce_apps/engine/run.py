@@ -68,7 +68,7 @@ class StepPlan:
     offset: int = 0
     """Logged step minus plan step. 0, except in a run resumed with another global batch
     (``--allow_global_batch_change``): its step count goes on from the checkpoint's while the schedules continue from
-    the equivalent position in the new plan (:func:`rebatch`)."""
+    the equivalent position in the new plan (:meth:`Resumed.continue_plan`)."""
 
     @classmethod
     def of(cls, train: TrainConfig, num_samples: int, world_size: int, what: str = "the dataset") -> StepPlan:
