@@ -93,3 +93,23 @@ def test_help_runs_as_a_module() -> None:
     ).stdout
     for flag in ("--query", "--bank", "--ks", "--knn-k", "--backend", "--json", "--plot", "SPEC 5.5"):
         assert flag in out
+
+
+def test_json_carries_the_banks_provenance(tmp_path: Path) -> None:
+    import hashlib
+
+    bank_path, query_path, bank, queries = write_banks(tmp_path)
+    marked = FeatureBank(bank.features, bank.labels, metadata={"provenance": {"hash": "sha256:abc", "program": "x"}})
+    marked_path = marked.save(tmp_path / "marked.npz")
+    out = tmp_path / "r.json"
+    argv = ["--query", str(query_path), "--bank", str(marked_path), "--json", str(out), "--backend", "torch"]
+    assert main(argv) == 0
+    record = json.loads(out.read_text())["provenance"]
+    assert record["program"] == "sce-retrieval" and record["backend"] == "torch"
+    assert record["hash"].startswith("sha256:")
+    assert record["started_from"]["bank"]["provenance_hash"] == "sha256:abc"
+    assert record["started_from"]["query"]["provenance_hash"] is None  # a bank written without a record
+    assert record["started_from"]["query"]["sha256"] == hashlib.sha256(query_path.read_bytes()).hexdigest()
+    assert "sce-retrieval" in record["versions"] and not any(k.startswith("faiss") for k in record["versions"])
+    assert main([*argv[:3], str(bank_path), *argv[4:]]) == 0  # another bank file: another record
+    assert json.loads(out.read_text())["provenance"]["hash"] != record["hash"]

@@ -21,6 +21,7 @@ from sce_retrieval.exact_search import BACKENDS, resolve_backend, search_prepare
 from sce_retrieval.inputs import check_k, check_ks
 from sce_retrieval.knn import check_temperature, knn_vote
 from sce_retrieval.plot import plot_neighbours
+from sce_retrieval.provenance import retrieval_provenance
 from sce_retrieval.recall import DEFAULT_KS, recall_from_neighbours
 from sce_retrieval.transform import RowTransform, make_transform
 
@@ -89,7 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="L2-normalise every row, i.e. cosine similarity (on by default; --no-normalize: raw inner products)",
     )
-    parser.add_argument("--json", metavar="OUT.json", help="also write the results as JSON (atomically)")
+    parser.add_argument(
+        "--json",
+        metavar="OUT.json",
+        help="also write the results as JSON (atomically), with their provenance (both banks' sha256 and the "
+        "provenance hash their writer stored, backend, versions)",
+    )
     parser.add_argument("--plot", metavar="OUT.png", help="draw queries and their neighbours (needs thumbnails)")
     parser.add_argument("--plot-queries", type=int, default=8, metavar="N", help="queries drawn by --plot")
     parser.add_argument(
@@ -157,6 +163,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["knn"] = {"k": knn_k, "temperature": args.knn_temperature, "accuracy": accuracy}
     result["seconds"] = round(time.perf_counter() - start, 3)
     if args.json:
+        result["provenance"] = retrieval_provenance(
+            (args.query, queries), (args.bank, bank), plan.backend, str(plan.device)
+        )
         text = json.dumps(result, indent=2) + "\n"
         atomic_write(args.json, lambda f: f.write(text.encode()))
     if args.plot:
