@@ -11,6 +11,7 @@ or a run's logs::
      "world_size": 2, "num_nodes": 1, "strategy": "ddp", "precision": "32-true",
      "decoder": {"frames": "jpeg:simplejpeg (cpu)"},
      "versions": {"sce-apps": "0.1.0", ..., "torch": "2.14.1", "torchvision": ..., "av": ..., "simplejpeg": ...},
+     "effective_lr": {"peak_lr", "initial_lr", "global_batch_size", "scaled"},
      "git_commit": "1a2b3c..." | None,
      "overrides_allowed": {...}}
 
@@ -59,10 +60,9 @@ PACKAGES = (
     "numpy",
     "simplejpeg",
     "pillow",
-    "faiss-cpu",
-    "faiss-gpu",
 )
-"""Distributions whose versions a record carries (those installed)."""
+"""Distributions whose versions a record carries (those installed). The programs search with torch; faiss, when
+``sce-retrieval`` uses it, is recorded in that command's own record."""
 
 CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth")
 
