@@ -94,7 +94,9 @@ def test_read_provenance_from_every_kind_of_file(chain: dict[str, Path]) -> None
         assert read_provenance(path) == record
     assert read_provenance(chain["bank"])["program"] == "extract"
     assert read_provenance(chain["results"])["program"] == "linear"
-    assert read_provenance(chain["train"])["content_hash"] == shard_provenance(chain["train"])["content_hash"]
+    shards = read_provenance(chain["train"])
+    assert shards["hash"] == shards["content_hash"] == shard_provenance(chain["train"])["content_hash"]
+    assert read_provenance(chain["train"] / "manifest.json")["hash"] == shards["hash"]
     assert read_provenance(chain["train"] / "manifest.json")["content_hash"] == shard_provenance(chain["train"])[
         "content_hash"
     ]

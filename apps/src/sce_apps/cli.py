@@ -202,8 +202,9 @@ def _parser() -> argparse.ArgumentParser:
     provenance = commands.add_parser(
         "provenance",
         help="Print what a result came from (one file), or what differs between two.",
-        description="Print the provenance record of a checkpoint, feature bank, results.json, config.yaml, "
-        "metrics.jsonl, run folder or shard folder; with two, list what differs (exit 1 when something does).",
+        description="Print the provenance record of a checkpoint, feature bank, results.json (or sce-retrieval "
+        "--json output), config.yaml, metrics.jsonl, run folder or shard folder; with two, list what differs "
+        "(exit 1 when something does).",
     )
     provenance.add_argument("files", nargs="+", metavar="FILE", help="one file to print, or two to compare")
     return parser

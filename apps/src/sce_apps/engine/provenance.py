@@ -236,9 +236,9 @@ def diff_records(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, A
 def read_provenance(path: Path) -> dict[str, Any]:
     """The provenance record stored in ``path``.
 
-    Reads a checkpoint (``.ckpt``), a feature bank (``.npz``), a ``results.json``, a run's ``config.yaml`` or
-    ``metrics.jsonl`` (the newest header), a run folder (its ``config.yaml``) or a shard folder (its manifest's
-    record).
+    Reads a checkpoint (``.ckpt``), a feature bank (``.npz``), a ``results.json`` (or ``sce-retrieval --json``
+    output), a run's ``config.yaml`` or ``metrics.jsonl`` (the newest header), a run folder (its ``config.yaml``) or a
+    shard folder or its ``manifest.json`` (the build's record; its ``hash`` is the content hash).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -252,7 +252,8 @@ def read_provenance(path: Path) -> dict[str, Any]:
         if (path / "manifest.json").is_file():
             from sce_video_data import shard_provenance
 
-            return {"program": "sce-shards build", **shard_provenance(path)}
+            shards = shard_provenance(path)
+            return {"program": "sce-shards build", "hash": shards["content_hash"], **shards}
         path = path / "config.yaml"
         if not path.is_file():
             raise ValueError(f"{path.parent}: neither a run folder (config.yaml) nor a shard folder (manifest.json)")
@@ -284,6 +285,8 @@ def read_provenance(path: Path) -> dict[str, Any]:
         record = payload.get("provenance") if isinstance(payload, dict) else None
     if not isinstance(record, dict):
         raise ValueError(f"{path}: holds no provenance record (written before sce recorded provenance?)")
+    if "hash" not in record and "content_hash" in record:  # a shard manifest's record: its content names it
+        record = {"program": "sce-shards build", "hash": record["content_hash"], **record}
     return record
 
 
