@@ -19,13 +19,13 @@ from typing import Any
 
 from sce_apps.engine.atomic import atomic_output, atomic_write_text
 
-__all__ = ["MetricsLog", "plot_curves", "read_metric_rows", "read_metrics"]
+__all__ = ["MetricsLog", "plot_curves", "read_json_lines", "read_metric_rows", "read_metrics"]
 
 JSONL = "metrics.jsonl"
 CSV = "metrics.csv"
 
 
-def _json_lines(path: Path) -> list[dict[str, Any]]:
+def read_json_lines(path: Path) -> list[dict[str, Any]]:
     """The JSON objects of a ``.jsonl`` file, in order; lines that do not parse (torn) are skipped."""
     if not path.is_file():
         return []
@@ -42,12 +42,12 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
 
 def read_metric_rows(out_dir: Path) -> list[dict[str, Any]]:
     """The rows of ``<out_dir>/metrics.jsonl`` in the order logged (header lines and torn lines skipped)."""
-    return [row for row in _json_lines(Path(out_dir) / JSONL) if isinstance(row.get("step"), int)]
+    return [row for row in read_json_lines(Path(out_dir) / JSONL) if isinstance(row.get("step"), int)]
 
 
 def _lines_until(path: Path, step: int) -> list[dict[str, Any]]:
     """The header lines and the rows up to ``step`` of a ``metrics.jsonl``, in order (torn lines dropped)."""
-    return [r for r in _json_lines(path) if "step" not in r or (isinstance(r["step"], int) and r["step"] <= step)]
+    return [r for r in read_json_lines(path) if "step" not in r or (isinstance(r["step"], int) and r["step"] <= step)]
 
 
 def read_metrics(out_dir: Path) -> dict[str, list[tuple[int, float]]]:

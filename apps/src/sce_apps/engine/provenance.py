@@ -138,11 +138,9 @@ def file_record(path: Path) -> dict[str, Any]:
         record["checksum"] = payload["checksum"]
         record["provenance_hash"] = (payload.get("provenance") or {}).get("hash")
         return record
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            sha.update(block)
-    record["checksum"] = f"sha256-file:{sha.hexdigest()}"
+    from sce_video_data.shards.format import file_digest
+
+    record["checksum"] = f"sha256-file:{file_digest(path)['sha256']}"
     record["provenance_hash"] = None
     return record
 
@@ -268,13 +266,10 @@ def read_provenance(path: Path) -> dict[str, Any]:
 
         record = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("provenance")
     elif path.suffix == ".jsonl":
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(row, dict) and "provenance" in row:
-                record = row["provenance"]
+        from sce_apps.engine.metrics import read_json_lines
+
+        headers = [row["provenance"] for row in read_json_lines(path) if "provenance" in row]
+        record = headers[-1] if headers else None
     else:
         import torch
 

@@ -29,7 +29,7 @@ from sce_apps.engine.checkpoints import (
 )
 from sce_apps.engine.launch import launch_fabric, what_ran
 from sce_apps.engine.metrics import MetricsLog, plot_curves
-from sce_apps.engine.provenance import make_record
+from sce_apps.engine.provenance import flatten, make_record
 from sce_apps.engine.sections import FabricConfig, TrainConfig
 from sce_apps.engine.threads import AdaptiveThreads, local_processes
 
@@ -137,16 +137,7 @@ def settings_differences(saved: dict[str, Any], current: dict[str, Any], fields:
 
     A field missing from ``saved`` (added to sce after the checkpoint was written) is not a difference.
     """
-
-    def leaves(value: Any, prefix: str) -> dict[str, Any]:
-        if isinstance(value, dict):
-            out: dict[str, Any] = {}
-            for key, item in value.items():
-                out.update(leaves(item, f"{prefix}.{key}" if prefix else str(key)))
-            return out
-        return {prefix: list(value) if isinstance(value, tuple) else value}
-
-    old, new = leaves(saved, ""), leaves(current, "")
+    old, new = ({k: list(v) if isinstance(v, tuple) else v for k, v in flatten(d).items()} for d in (saved, current))
     found = []
     for name in sorted(new):
         if not any(name == f or name.startswith(f + ".") for f in fields) or name not in old:
