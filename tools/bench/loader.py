@@ -19,7 +19,11 @@ Compared, with 0, 1 and 2 loader workers:
       difference next frames included; bytes looked up beforehand), decoded by the fastest decoder the package uses
       (libjpeg-turbo through simplejpeg, ``decode_jpeg_into``, when installed; else torchvision's), each sample's
       frames into a reused buffer, no crop, one after another; with W workers, W processes decode their share (the
-      batches worker w built) at once.
+      batches worker w built) at once;
+  (n) the necessary work: in one process, the same frames decoded as for (f), then put through the pixel work their
+      plans ask for and nothing else, with the package's functions (per clip: the crop boxes gathered, the temporal
+      difference where planned, the resize to the crop size; no plans drawn, no CRC check, no batch tensor). f/n is
+      the best a/f any loader giving these pixels with these kernels could show.
 
 Rates are clips/s from long-lived loaders in steady state (worker start-up and the batches prefetched while the
 loader was not read are not timed). The machine's speed drifts from second to second, so the measures are taken in
@@ -68,6 +72,9 @@ from sce_apps.pretrain.recipes import RECIPES_DIR, load_recipe
 from sce_video_data import EncodeParams, build_shards, folders_index
 from sce_video_data.codecs.jpeg import decode_jpeg_frame, decode_jpeg_into, jpeg_tensor, simplejpeg_available
 from sce_video_data.synthetic import write_index_shards
+from sce_video_data.transforms import grayscale_difference
+from sce_video_data.transforms.plans import SpatialPlan
+from sce_video_data.transforms.resize import crop
 
 warnings.filterwarnings("ignore", message="The image decoding", category=DeprecationWarning)
 VIDEOS = ["bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4"]
@@ -287,7 +294,7 @@ class Stream:
         return clips / (time.perf_counter() - start), first
 
     def frames(self, first: int, count: int) -> tuple[list[list[Any]], int]:
-        """Per batch, per sample: ``(JPEG arrays of the sample's needed frames, height, width)``; and the clips."""
+        """Per batch, per sample: ``(JPEG arrays of the sample's needed frames, height, width, plan)``; the clips."""
         out, clips = [], 0
         for k in range(first, first + count):
             request = self.sampler.request(self.order, k)
@@ -299,7 +306,7 @@ class Stream:
             arrays = self.dataset.reader.frame_arrays_many([p.index for p in plans], needed)
             samples, start = [], 0
             for plan, ids in zip(plans, needed, strict=True):
-                samples.append((arrays[start : start + len(ids)], plan.height, plan.width))
+                samples.append((arrays[start : start + len(ids)], plan.height, plan.width, plan))
                 start += len(ids)
             out.append(samples)
         return out, clips
@@ -312,19 +319,60 @@ class Stream:
 # ------------------------------------------------------------------------------------------------- decode floor
 
 
-def _decode_samples(samples: list[Any], turbo: bool) -> float:
-    """Seconds to decode every sample's frames, each sample's into one reused buffer (as the loader does)."""
+def _decode_samples(samples: list[Any], turbo: bool, transform: bool = False) -> float:
+    """Seconds to decode every sample's frames, each sample's into one reused buffer (as the loader does).
+
+    With ``transform``, also the pixel work the plans ask for and nothing else (:func:`_necessary_work`).
+    """
     memory = np.empty(0, dtype=np.uint8)
     start = time.perf_counter()
-    for arrays, height, width in samples:
+    for arrays, height, width, plan in samples:
         size = len(arrays) * height * width * 3
         if memory.size < size:
             memory = np.empty(size, dtype=np.uint8)
         frames = memory[:size].reshape(len(arrays), height, width, 3)
         for data, out in zip(arrays, frames, strict=True):
             if not (turbo and decode_jpeg_into(data, out)):
-                decode_jpeg_frame(jpeg_tensor(data))
+                frame = decode_jpeg_frame(jpeg_tensor(data))
+                if transform:
+                    out[:] = frame.numpy()
+        if transform:
+            _necessary_work(torch.from_numpy(frames), plan)
     return time.perf_counter() - start
+
+
+def _necessary_work(frames: torch.Tensor, plan: Any) -> None:
+    """The pixel work of one sample's plan, with the package's functions, on its decoded frames (``frames_needed``
+    order): per clip and view, the crop boxes gathered, the temporal difference where planned, the resize. No plans
+    drawn, no CRC check, no batch tensor written: what any loader giving these pixels must do besides decoding."""
+    where = {f: k for k, f in enumerate(plan.frames_needed())}
+    for clip in plan.clips:
+        for view in clip.views:
+            box = view.leading_crop
+
+            def gather(ids: Any, box: Any = box) -> torch.Tensor:
+                picked = [frames[where[f]] for f in ids]
+                if box is not None:
+                    picked = [crop(x, box.top, box.left, box.height, box.width) for x in picked]
+                return torch.stack(picked)
+
+            x = gather(clip.frames)
+            if clip.next_frames is not None:
+                x = grayscale_difference(x, gather(clip.next_frames))
+            ops = view.ops[1:] if box is not None else view.ops
+            SpatialPlan(ops, (x.shape[1], x.shape[2]), view.size).apply(x)
+
+
+def necessary_ratio(batches: list[list[Any]]) -> float:
+    """Decode floor time / (decode + :func:`_necessary_work`) time on ``batches``, in this process (best of 3 each,
+    interleaved): the a/f of a loader that did nothing but the necessary work."""
+    turbo = simplejpeg_available()
+    samples = [sample for batch in batches for sample in batch]
+    floor, necessary = [], []
+    for _ in range(3):
+        floor.append(_decode_samples(samples, turbo))
+        necessary.append(_decode_samples(samples, turbo, transform=True))
+    return min(floor) / min(necessary)
 
 
 def _floor_process(samples: list[Any], turbo: bool, barrier: Any, results: Any) -> None:
@@ -367,6 +415,7 @@ class Results:
     retried: int = 0  # pairs taken again because other processes used the CPUs meanwhile
     foreign_b: list[float] = field(default_factory=list)  # the same for the runs of (b)
     retried_b: int = 0
+    necessary: list[float] = field(default_factory=list)  # f/n per round: the best a/f of the necessary work
 
 
 def run_setting(setting: Setting, work: Path, videos: Path, args: argparse.Namespace) -> Results:
@@ -399,7 +448,9 @@ def run_setting(setting: Setting, work: Path, videos: Path, args: argparse.Names
     started = time.perf_counter()
     for r in range(args.pairs):
         for w in WORKERS:
-            rate, floor = _pair(a_streams[w], sizes[w], w, args, results)
+            rate, floor, batches = _pair(a_streams[w], sizes[w], w, args, results)
+            if w == 0:
+                results.necessary.append(necessary_ratio(batches))
             results.a[w].append(rate)
             results.f[w].append(floor)
             results.ratio[w].append(rate / floor)
@@ -408,7 +459,7 @@ def run_setting(setting: Setting, work: Path, videos: Path, args: argparse.Names
         print(
             f"round {r + 1}/{args.pairs} ({time.perf_counter() - started:.0f} s): a/f "
             + ", ".join(f"{results.ratio[w][-1]:.0%}" for w in WORKERS)
-            + " (0/1/2 workers)",
+            + f" (0/1/2 workers); f/n {results.necessary[-1]:.0%}",
             flush=True,
         )
     for stream in (*a_streams.values(), *b_streams.values()):
@@ -418,9 +469,11 @@ def run_setting(setting: Setting, work: Path, videos: Path, args: argparse.Names
     return results
 
 
-def _pair(stream: Stream, size: int, workers: int, args: argparse.Namespace, results: Results) -> tuple[float, float]:
+def _pair(
+    stream: Stream, size: int, workers: int, args: argparse.Namespace, results: Results
+) -> tuple[float, float, list[list[Any]]]:
     """An (a) run and the floor on its frames, both while no other process used more than ``--max-foreign`` of the
-    CPUs (else the pair is taken again, up to ``--retries`` times)."""
+    CPUs (else the pair is taken again, up to ``--retries`` times); and the batches' samples."""
     for attempt in range(args.retries + 1):
         settle()
         wait_quiet(args.max_foreign)
@@ -434,7 +487,7 @@ def _pair(stream: Stream, size: int, workers: int, args: argparse.Namespace, res
         foreign = max(foreign, meter.share())
         if foreign <= args.max_foreign or attempt == args.retries:
             results.foreign.append(foreign)
-            return rate, floor
+            return rate, floor, batches
         results.retried += 1
     raise AssertionError("unreachable")
 
@@ -484,6 +537,12 @@ def print_table(setting: Setting, res: Results, args: argparse.Namespace) -> dic
         ok_b &= a / b >= 5
         if w in (0, 2):
             ok_f &= ratio >= 0.8
+    low, high = _quartiles(res.necessary)
+    print(
+        f"\nf/n, the best a/f a loader could show that gave these pixels: (f) against (n), the same frames decoded "
+        f"and put through the necessary work only (crop boxes gathered, temporal difference, resize; one process, "
+        f"medians of {len(res.necessary)} rounds): {statistics.median(res.necessary):.0%} ({low:.0%}-{high:.0%})"
+    )
     return {"a/b >= 5x": ok_b, "a/f >= 80% at 0 and 2 workers": ok_f}
 
 
