@@ -21,8 +21,9 @@ Compared, with 0, 1 and 2 loader workers:
       frames into a reused buffer, no crop, one after another; with W workers, W processes decode their share (the
       batches worker w built) at once;
   (n) the necessary work: in one process, the same frames decoded as for (f), then put through the pixel work their
-      plans ask for and nothing else, with the package's functions (per clip: the crop boxes gathered, the temporal
-      difference where planned, the resize to the crop size; no plans drawn, no CRC check, no batch tensor). f/n is
+      plans ask for and nothing else, by the loader's own code (``clip_views``: per clip, the crop boxes gathered,
+      the temporal difference where planned, the resize to the crop size; no plans drawn, no CRC check, no batch
+      tensor). f/n is
       the best a/f any loader giving these pixels with these kernels could show.
 
 Rates are clips/s from long-lived loaders in steady state (worker start-up and the batches prefetched while the
@@ -71,10 +72,8 @@ from sce_apps.pretrain.data import build_dataset
 from sce_apps.pretrain.recipes import RECIPES_DIR, load_recipe
 from sce_video_data import EncodeParams, build_shards, folders_index
 from sce_video_data.codecs.jpeg import decode_jpeg_frame, decode_jpeg_into, jpeg_tensor, simplejpeg_available
+from sce_video_data.loading.assemble import clip_views
 from sce_video_data.synthetic import write_index_shards
-from sce_video_data.transforms import grayscale_difference
-from sce_video_data.transforms.plans import SpatialPlan
-from sce_video_data.transforms.resize import crop
 
 warnings.filterwarnings("ignore", message="The image decoding", category=DeprecationWarning)
 VIDEOS = ["bikes.mp4", "carphone_pristine.mp4", "bigbuckbunny.mp4"]
@@ -342,25 +341,13 @@ def _decode_samples(samples: list[Any], turbo: bool, transform: bool = False) ->
 
 
 def _necessary_work(frames: torch.Tensor, plan: Any) -> None:
-    """The pixel work of one sample's plan, with the package's functions, on its decoded frames (``frames_needed``
-    order): per clip and view, the crop boxes gathered, the temporal difference where planned, the resize. No plans
-    drawn, no CRC check, no batch tensor written: what any loader giving these pixels must do besides decoding."""
+    """The pixel work of one sample's plan on its decoded frames (``frames_needed`` order), by the loader's own code
+    (``clip_views``: per clip and view, the crop boxes gathered, the temporal difference where planned, the resize).
+    No plans drawn, no CRC check, no batch tensor written: what any loader giving these pixels must do besides
+    decoding."""
     where = {f: k for k, f in enumerate(plan.frames_needed())}
     for clip in plan.clips:
-        for view in clip.views:
-            box = view.leading_crop
-
-            def gather(ids: Any, box: Any = box) -> torch.Tensor:
-                picked = [frames[where[f]] for f in ids]
-                if box is not None:
-                    picked = [crop(x, box.top, box.left, box.height, box.width) for x in picked]
-                return torch.stack(picked)
-
-            x = gather(clip.frames)
-            if clip.next_frames is not None:
-                x = grayscale_difference(x, gather(clip.next_frames))
-            ops = view.ops[1:] if box is not None else view.ops
-            SpatialPlan(ops, (x.shape[1], x.shape[2]), view.size).apply(x)
+        clip_views(frames, where, clip)
 
 
 def necessary_ratio(batches: list[list[Any]]) -> float:

@@ -16,7 +16,7 @@ from sce_video_data.transforms.plans import CropOp, ResizeOp, SpatialPlan
 from sce_video_data.transforms.resize import crop
 from sce_video_data.transforms.temporal import grayscale_difference
 
-__all__ = ["Frames", "ViewBatch", "allocate_views", "fill_sample"]
+__all__ = ["Frames", "ViewBatch", "allocate_views", "clip_views", "fill_sample"]
 
 Frames = torch.Tensor | Sequence[torch.Tensor]
 """A sample's decoded distinct frames: ``(n, H, W, 3)`` or ``n`` frames ``(H, W, 3)``."""
@@ -89,8 +89,17 @@ def _rest(view: SpatialPlan, box: CropOp | None) -> SpatialPlan:
     return SpatialPlan(ops, (box.height, box.width), view.size)
 
 
-def _clip_views(frames: Frames, where: dict[int, int], clip: ClipPlan) -> list[torch.Tensor]:
-    """Every view of one clip, ``(T, h, w, 3)`` each; views sharing a first resize resize the frames once."""
+def clip_views(frames: Frames, where: dict[int, int], clip: ClipPlan) -> list[torch.Tensor]:
+    """Every view of one clip, ``(T, h, w, 3)`` each: the pixel work of a plan, before the views reach the batch.
+
+    Each view's crop box is cut before its frames are gathered, the temporal difference is taken where the clip plans
+    one (SPEC 4.2), then the view's resizes; views sharing a first resize resize the frames once.
+
+    Args:
+        frames: The sample's decoded distinct frames.
+        where: Stored frame number -> its position in ``frames``.
+        clip: The clip's plan.
+    """
     full: torch.Tensor | None = None
     resized: dict[ResizeOp, torch.Tensor] = {}
     out = []
@@ -116,5 +125,5 @@ def fill_sample(frames: Frames, frame_ids: Sequence[int], plan: SamplePlan, outp
     """Write sample ``row`` of the batch: ``frames[k]`` is the decoded stored frame ``frame_ids[k]`` ``(H, W, 3)``."""
     where = {f: k for k, f in enumerate(frame_ids)}
     for c, clip in enumerate(plan.clips):
-        for v, view in enumerate(_clip_views(frames, where, clip)):
+        for v, view in enumerate(clip_views(frames, where, clip)):
             outputs[v][row][c].copy_(view)
