@@ -31,6 +31,7 @@ CLASSES = ("left", "right")
 VIDEOS_PER_CLASS = {"train": 4, "test": 2}
 FRAMES, CLIP_SECONDS = 2, 0.5
 STEPS, BATCH = 2, 4
+FEATURES = 8 * 8  # R3D-18 at width 8: 8 x width features
 
 
 @dataclass
@@ -74,7 +75,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
             num_workers=0,
             augment="video_sce",  # the published views; with "none", near-identical index clips make BN degenerate
         ),
-        model=ModelConfig(trunk="r3d18", projector_hidden_dims=(32, 32), projector_out_dim=16, predictor_hidden_dim=32),
+        model=ModelConfig(
+            trunk="r3d18", trunk_width=8, projector_hidden_dims=(32, 32), projector_out_dim=16, predictor_hidden_dim=32
+        ),
         sce=SCEConfig(queue_size=32),
         optim=OptimConfig(warmup_epochs=1),
         train=TrainConfig(
@@ -95,6 +98,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
             "shards": shards[split],
             "out": banks[split],
             "checkpoint": checkpoint,
+            "trunk_width": 8,
             "frames": FRAMES,
             "clip_duration": CLIP_SECONDS,
             "clips": 2,
@@ -126,7 +130,7 @@ def test_pretraining_ran_and_its_trunk_loads(pipeline: Pipeline) -> None:
     assert pipeline.checkpoint.is_file()
     state = torch.load(pipeline.checkpoint, map_location="cpu", weights_only=True)
     assert int(state["step"]) == STEPS
-    result = load_trunk_weights(build_trunk("r3d18"), pipeline.checkpoint)
+    result = load_trunk_weights(build_trunk("r3d18", width=8), pipeline.checkpoint)
     assert result.prefix == "online.trunk." and not result.missing_keys
 
 
@@ -134,7 +138,7 @@ def test_pretraining_ran_and_its_trunk_loads(pipeline: Pipeline) -> None:
 def test_banks_match_the_shards(pipeline: Pipeline, split: str) -> None:
     bank = FeatureBank.load(pipeline.banks[split])
     reader = ShardReader(pipeline.shards[split])
-    assert bank.features.shape == (len(reader), 512) and bank.dim == 512
+    assert bank.features.shape == (len(reader), FEATURES) and bank.dim == FEATURES
     assert np.isfinite(bank.features).all() and bank.features.std() > 0
     assert bank.labels.tolist() == [reader.item(i).label for i in range(len(reader))]
     assert bank.ids == [item["path"] for item in load_manifest(pipeline.shards[split])["items"]]
@@ -147,7 +151,7 @@ def test_retrieval_json_and_table(pipeline: Pipeline) -> None:
     result = json.loads(pipeline.retrieval_json.read_text())
     assert result["num_queries"] == VIDEOS_PER_CLASS["test"] * len(CLASSES)
     assert result["num_bank"] == VIDEOS_PER_CLASS["train"] * len(CLASSES)
-    assert result["dim"] == 512 and result["center"] is True and result["normalize"] is True
+    assert result["dim"] == FEATURES and result["center"] is True and result["normalize"] is True
     recall = result["recall"]
     assert set(recall) == {"1", "5"}
     assert all(0.0 <= value <= 1.0 for value in recall.values())

@@ -38,9 +38,15 @@ def build_tiny_shards(
     return shards
 
 
-def authors_checkpoint(path: Path, seed: int = 3) -> Path:
-    """A synthetic pretraining checkpoint in the authors' key layout (``state_dict`` / ``trunk.model.*``, SPEC 4.1)."""
-    shapes = json.loads(R3D18_KEYS.read_text())["tensors"]
+def authors_checkpoint(path: Path, seed: int = 3, width: int = 64) -> Path:
+    """A synthetic pretraining checkpoint in the authors' key layout (``state_dict`` / ``trunk.model.*``, SPEC 4.1).
+
+    ``width`` < 64 narrows every channel count (all multiples of 64) as ``build_trunk("r3d18", width=...)`` does.
+    """
+    shapes = {
+        key: [d * width // 64 if d % 64 == 0 else d for d in shape]
+        for key, shape in json.loads(R3D18_KEYS.read_text())["tensors"].items()
+    }
     generator = torch.Generator().manual_seed(seed)
     state = {}
     for key, shape in shapes.items():

@@ -32,6 +32,8 @@ from sce_apps.engine.sections import FabricConfig, OptimConfig, TrainConfig
 from sce_backbones import build_trunk, load_trunk_weights
 from sce_video_data import VIDEO_MEAN, VIDEO_STD, Normalize, to_float_batch
 
+WIDTH = 8
+"""Every trunk here is R3D-18 at width 8 (64 features): small checkpoints, quick steps."""
 TINY_DATA = {
     "frames": 2, "train_short_side": (32, 40), "train_crop_size": 24, "eval_clips": 2, "eval_crops": 3,
     "eval_short_side": 32, "eval_crop_size": 32, "eval_batch_size": 3, "num_workers": 0, "val_fraction": 0.2,
@@ -41,7 +43,7 @@ TINY_ARGS = [
     "--data.eval_clips", "2", "--data.eval_short_side", "32", "--data.eval_crop_size", "32",
     "--data.eval_batch_size", "3", "--data.num_workers", "0", "--data.val_fraction", "0.2",
     "--train.global_batch_size", "4", "--train.log_every_steps", "1", "--train.val_every_epochs", "2",
-    "--fabric.accelerator", "cpu",
+    "--model.trunk_width", str(WIDTH), "--fabric.accelerator", "cpu",
 ]  # fmt: skip
 
 
@@ -52,7 +54,7 @@ def shards(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory) -> Path:
-    return authors_checkpoint(tmp_path_factory.mktemp("authors") / "authors.ckpt")
+    return authors_checkpoint(tmp_path_factory.mktemp("authors") / "authors.ckpt", width=WIDTH)
 
 
 def _sections(shards: dict[str, Path], checkpoint: Path | None, *, data=None, model=None, optim=None, train=None):
@@ -60,7 +62,9 @@ def _sections(shards: dict[str, Path], checkpoint: Path | None, *, data=None, mo
         "data": ClassifyDataConfig(
             train=str(shards["train"]), test=str(shards["test"]), **{**TINY_DATA, **(data or {})}
         ),
-        "model": ClassifyModelConfig(checkpoint=None if checkpoint is None else str(checkpoint), **(model or {})),
+        "model": ClassifyModelConfig(
+            checkpoint=None if checkpoint is None else str(checkpoint), **{"trunk_width": WIDTH, **(model or {})}
+        ),
         "optim": OptimConfig(
             **{"name": "sgd", "weight_decay": 0.0, "initial_lr": 2.0, "warmup_epochs": 1, **(optim or {})}
         ),
@@ -111,7 +115,7 @@ def test_accuracy_is_hand_computed() -> None:
 
 def test_multiview_average_equals_mean_of_views_one_by_one(shards: dict[str, Path]) -> None:
     torch.manual_seed(0)
-    model = build_classifier(ClassifyModelConfig(), num_classes=2).eval()
+    model = build_classifier(ClassifyModelConfig(trunk_width=WIDTH), num_classes=2).eval()
     dataset = eval_dataset(ClassifyDataConfig(**TINY_DATA), str(shards["test"]))
     video = torch.stack([dataset[0]["video"], dataset[1]["video"]])  # (2, clips, crops, T, H, W, 3)
     assert video.shape[1:4] == (2, 3, 2)
@@ -154,7 +158,7 @@ def test_linear_eval_keeps_the_pretrained_trunk_frozen(linear_run: Path, pretrai
     state = load(linear_run / "checkpoints" / "step-00000008.ckpt")["model"]
     trunk = {k[len("trunk.") :]: v for k, v in state.items() if k.startswith("trunk.")}
     assert trunk and all(torch.equal(v, source[f"trunk.model.{k}"]) for k, v in trunk.items())  # BN stats too
-    assert state["head.linear.weight"].shape == (2, 512)
+    assert state["head.linear.weight"].shape == (2, 8 * WIDTH)
     assert not torch.equal(state["head.linear.bias"], torch.zeros(2))  # the head trained
 
 
@@ -177,7 +181,7 @@ def test_finetune_trains_the_trunk_without_warmup(shards: dict[str, Path], pretr
     assert not torch.equal(state["trunk.blocks.0.conv.weight"], source["trunk.model.blocks.0.conv.weight"])
     lrs = logged(tmp_path, "lr")
     assert lrs[1] == pytest.approx(0.1 * 4 / 256)  # no warmup: the first step uses the peak LR (SPEC 5.3)
-    trunk = build_trunk("r3d18")  # a finetuned trunk loads where pretrained ones do (e.g. sce extract-features)
+    trunk = build_trunk("r3d18", width=WIDTH)  # a finetuned trunk loads where pretrained ones do (sce extract-features)
     assert load_trunk_weights(trunk, tmp_path / "checkpoints" / BEST).prefix == "trunk."
 
 
@@ -186,7 +190,7 @@ def test_finetune_starts_from_a_linear_eval_checkpoint(
 ) -> None:
     """LP-FT: ``model.init_from`` gives trunk *and* head of the linear run; mismatches are refused."""
     best = linear_run / "checkpoints" / BEST
-    model = build_classifier(ClassifyModelConfig(freeze_trunk=False, init_from=str(best)), 2)
+    model = build_classifier(ClassifyModelConfig(trunk_width=WIDTH, freeze_trunk=False, init_from=str(best)), 2)
     saved = load(best)["model"]
     assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
     assert not torch.equal(saved["head.linear.bias"], torch.zeros(2))
@@ -201,14 +205,16 @@ def test_finetune_starts_from_a_linear_eval_checkpoint(
     finetune(**sections, out_dir=tmp_path / "lpft")
     state = load(sorted((tmp_path / "lpft" / "checkpoints").glob("step-*.ckpt"))[-1])["model"]
     assert not torch.equal(state["trunk.blocks.0.conv.weight"], saved["trunk.blocks.0.conv.weight"])
-    with pytest.raises(ValueError, match=r"its head \(2 classes x 512 features\) does not fit this one \(3 classes"):
-        build_classifier(ClassifyModelConfig(init_from=str(best)), 3)
+    with pytest.raises(ValueError, match=r"its head \(2 classes x 64 features\) does not fit this one \(3 classes"):
+        build_classifier(ClassifyModelConfig(trunk_width=WIDTH, init_from=str(best)), 3)
     with pytest.raises(ValueError, match="holds a r3d18 trunk, not model.trunk=r3d50"):
-        build_classifier(ClassifyModelConfig(trunk="r3d50", init_from=str(best)), 2)
+        build_classifier(ClassifyModelConfig(trunk="r3d50", trunk_width=WIDTH, init_from=str(best)), 2)
+    with pytest.raises(ValueError, match=r"holds a r3d18 trunk of width 8; set model.trunk_width=8 \(now 64\)"):
+        build_classifier(ClassifyModelConfig(init_from=str(best)), 2)
     with pytest.raises(ValueError, match="exclude each other"):
         ClassifyModelConfig(checkpoint="a.ckpt", init_from=str(best))
     with pytest.raises(FileNotFoundError, match="checkpoint not found"):
-        build_classifier(ClassifyModelConfig(init_from=str(tmp_path / "missing.ckpt")), 2)
+        build_classifier(ClassifyModelConfig(trunk_width=WIDTH, init_from=str(tmp_path / "missing.ckpt")), 2)
 
 
 def test_test_checkpoint_gives_the_reported_numbers(linear_run: Path, shards: dict[str, Path], tmp_path: Path) -> None:
@@ -259,6 +265,10 @@ def test_mismatched_inputs_are_refused(
         linear_eval(**_sections(shards, pretrained, model={"num_classes": 5}), out_dir=tmp_path)
     with pytest.raises(ValueError, match=r"does not hold a r3d50 trunk .* missing keys"):
         linear_eval(**_sections(shards, pretrained, model={"trunk": "r3d50"}), out_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"authors.ckpt holds a r3d18 trunk of width 8; set model.trunk_width=8 \(now"):
+        linear_eval(**_sections(shards, pretrained, model={"trunk_width": 16}), out_dir=tmp_path)
+    with pytest.raises(ValueError, match=r"model.trunk_width=8 applies to r3d18 and r3d50 only; resnet18 has"):
+        ClassifyModelConfig(trunk="resnet18", trunk_width=8)
     other = build_tiny_shards(tmp_path / "three", num_classes=3, train_per_class=1, test_per_class=1)
     with pytest.raises(ValueError, match=r"data.train .* has 2 classes but data.test .* has 3"):
         linear_eval(**_sections({**shards, "test": other["test"]}, pretrained), out_dir=tmp_path)

@@ -27,14 +27,19 @@ def shards(tmp_path_factory) -> Path:
     return build_tiny_shards(tmp_path_factory.mktemp("extract"))["train"]
 
 
+WIDTH = 8
+"""R3D-18 at width 8 (64 features): small checkpoints, quick forward passes."""
+
+
 def _config(shards: Path, out: Path, **kwargs) -> ExtractConfig:
     settings = {"frames": 2, "clips": 2, "crops": 3, "size": 32, "batch_size": 2, "num_workers": 0, **kwargs}
+    settings.setdefault("trunk_width", WIDTH)
     return ExtractConfig(shards=str(shards), out=str(out), **settings)
 
 
 def test_multiview_average_equals_mean_of_views_one_by_one(shards: Path) -> None:
     torch.manual_seed(0)
-    trunk = build_trunk("r3d18").eval()
+    trunk = build_trunk("r3d18", width=WIDTH).eval()
     dataset = multiview_dataset(shards, frames=2, clip_duration=2.56, clips=2, size=32, crops=3)
     video = dataset[0]["video"].unsqueeze(0)  # (1, clips, crops, T, H, W, 3)
     normalize = Normalize(VIDEO_MEAN, VIDEO_STD)
@@ -53,11 +58,12 @@ def test_slices_cover_everything_once() -> None:
 
 def test_authors_checkpoint_loads_and_one_process_matches_two(shards: Path, tmp_path: Path) -> None:
     checkpoint = tmp_path / "authors.ckpt"
-    authors_checkpoint(checkpoint)
+    authors_checkpoint(checkpoint, width=WIDTH)
     one = extract(_config(shards, tmp_path / "one.npz", checkpoint=str(checkpoint)), FabricConfig(accelerator="cpu"))
     bank = FeatureBank.load(one)
-    assert len(bank) == 6 and bank.dim == 512 and bank.thumbnails is not None
+    assert len(bank) == 6 and bank.dim == 8 * WIDTH and bank.thumbnails is not None
     assert bank.metadata["checkpoint"] == str(checkpoint) and bank.class_names
+    assert bank.metadata["trunk_width"] == WIDTH
     assert list(bank.labels) == sorted(bank.labels)  # class folders in order
     assert np.isfinite(bank.features).all() and bank.features.std() > 0
 
@@ -88,6 +94,8 @@ def test_authors_checkpoint_loads_and_one_process_matches_two(shards: Path, tmp_
         "2",
         "--features.num_workers",
         "0",
+        "--features.trunk_width",
+        str(WIDTH),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -120,3 +128,8 @@ def test_bad_inputs(shards: Path, tmp_path: Path) -> None:
     torch.save({"conv.weight": torch.zeros(1)}, wrong)
     with pytest.raises(ValueError, match="no trunk key found in the checkpoint"):
         extract(_config(shards, tmp_path / "x.npz", checkpoint=str(wrong)), FabricConfig(accelerator="cpu"))
+    narrow = authors_checkpoint(tmp_path / "narrow.ckpt", width=WIDTH)
+    with pytest.raises(ValueError, match=r"narrow.ckpt holds a r3d18 trunk of width 8; set features.trunk_width=8 "):
+        extract(_config(shards, tmp_path / "x.npz", checkpoint=str(narrow), trunk_width=64))
+    with pytest.raises(ValueError, match=r"features.trunk_width must be a positive int \(64 for the published .*got 0"):
+        _config(shards, tmp_path / "x.npz", trunk_width=0)

@@ -44,7 +44,7 @@ def test_image_multicrop_pretraining(tmp_path: Path) -> None:
             "augment": "image_sce",
             "time_difference_prob": 0.0,
         },
-        model={"trunk": "resnet18", "small_input": True},
+        model={"trunk": "resnet18", "small_input": True, "trunk_width": 64},
         train={"max_epochs": 1},
         sce={"temp_m": 0.07},
     )

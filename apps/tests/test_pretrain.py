@@ -43,6 +43,8 @@ def test_run_writes_checkpoints_logs_plot_and_config(full_run: Path) -> None:
         k.startswith("momentum.module.") for k in learner
     )
     assert payload["schedule"]["momentum"] == 1.0  # the last EMA uses m = 1 (SPEC 2.1)
+    assert payload["settings"]["model"]["trunk_width"] == 8
+    assert learner["online.trunk.blocks.0.conv.weight"].shape[0] == 8  # R3D-18 at width 8: a checkpoint of a few MiB
     losses = logged(full_run, "loss")
     assert sorted(losses) == [1, 2, 3, 4, 5, 6] and all(v == v and v > 0 for v in losses.values())
     lrs = logged(full_run, "lr")
@@ -84,6 +86,8 @@ def test_resume_refuses_other_model(full_run: Path, tmp_path: Path) -> None:
         ValueError, match=r"cannot resume from .*step-00000004.ckpt.*sce\.temp_m: 0\.05 in the checkpoint, 0\.07 now"
     ):
         setup(**tiny_sections(sce={"temp_m": 0.07}), out_dir=tmp_path, resume="auto")
+    with pytest.raises(ValueError, match=r"model\.trunk_width: 8 in the checkpoint, 16 now"):
+        setup(**tiny_sections(model={"trunk_width": 16}), out_dir=tmp_path, resume="auto")
 
 
 def test_killed_run_resumes_to_the_same_end(full_run: Path, tmp_path: Path) -> None:
@@ -156,6 +160,8 @@ def test_bad_settings_fail_before_work(tmp_path: Path) -> None:
         setup(**tiny_sections(data={"format": "video_shards"}), out_dir=tmp_path)
     with pytest.raises(ValueError, match="data.crop_scale"):
         tiny_sections(data={"crop_scale": (0.5, 0.2)})
+    with pytest.raises(ValueError, match=r"model.trunk_width=8 applies to r3d18 and r3d50 only; r2plus1d18 has"):
+        tiny_sections(model={"trunk": "r2plus1d18"})
 
 
 def test_resume_auto_skips_a_damaged_newest_checkpoint_and_tolerates_other_settings(
@@ -203,7 +209,7 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_exit_2(tmp_path: Path) -> N
     import resource
 
     def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000_000, resource.RLIM_INFINITY))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, resource.RLIM_INFINITY))  # checkpoints: ~4 MB
 
     done = subprocess.run(
         [sys.executable, str(APPS / "pretrain.py"), *TINY_ARGS, "--out_dir", str(tmp_path)],

@@ -31,8 +31,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     set_invocation(None, None, [])  # what follows runs from Python
     checkpoint = pretrain / "checkpoints" / "step-00000006.ckpt"
     config = ExtractConfig(
-        shards=str(shards["train"]), out=str(root / "bank.npz"), checkpoint=str(checkpoint), frames=2, clips=1,
-        crops=1, size=32, batch_size=4, num_workers=0,
+        shards=str(shards["train"]), out=str(root / "bank.npz"), checkpoint=str(checkpoint), trunk_width=8,
+        frames=2, clips=1, crops=1, size=32, batch_size=4, num_workers=0,
     )  # fmt: skip
     bank = extract(config, FabricConfig(accelerator="cpu"))
     results = linear_eval(
@@ -41,7 +41,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             train_crop_size=24, eval_clips=1, eval_crops=1, eval_short_side=32, eval_crop_size=32,
             eval_batch_size=4, num_workers=0, val_fraction=0.2,
         ),  # fmt: skip
-        model=ClassifyModelConfig(checkpoint=str(checkpoint), freeze_trunk=True, dropout=0.0),
+        model=ClassifyModelConfig(checkpoint=str(checkpoint), trunk_width=8, freeze_trunk=True, dropout=0.0),
         optim=OptimConfig(name="sgd", weight_decay=0.0, initial_lr=2.0, warmup_epochs=1),
         train=TrainConfig(global_batch_size=4, max_epochs=2, val_every_epochs=2, log_every_steps=1),
         fabric=FabricConfig(accelerator="cpu", sync_batchnorm=False),

@@ -24,7 +24,7 @@ def test_every_trunk_is_a_trunk(name: str) -> None:
 
 
 def test_options_per_trunk() -> None:
-    assert trunk_options("r3d18") == ["in_channels", "channels_last"]
+    assert trunk_options("r3d18") == ["in_channels", "width", "channels_last"]
     assert trunk_options("resnet50") == ["small_input", "channels_last"]
     assert trunk_options("r2plus1d18") == ["channels_last"]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from backbones_fixtures import reference_state_dict
 
-from sce_backbones import build_trunk, load_trunk_weights, read_state_dict
+from sce_backbones import WidthMismatchError, build_trunk, load_trunk_weights, read_state_dict
 from sce_backbones.loading import find_prefix
 
 
@@ -107,6 +107,18 @@ def test_wrong_shape_fails_naming_the_key(r3d18_state: dict[str, torch.Tensor]) 
     assert torch.equal(trunk.blocks[0].conv.weight, before)  # nothing loaded on failure
     with pytest.raises(ValueError, match="first shape mismatch"):
         load_trunk_weights(build_trunk("r3d18"), state, strict=False)  # shapes are checked even when not strict
+
+
+def test_a_narrow_checkpoint_names_its_width() -> None:
+    narrow = {f"trunk.{k}": v for k, v in build_trunk("r3d18", width=8).state_dict().items()}
+    with pytest.raises(WidthMismatchError) as info:
+        load_trunk_weights(build_trunk("r3d18"), narrow)
+    assert (info.value.checkpoint_width, info.value.trunk_width) == (8, 64)
+    message = str(info.value)
+    assert "first shape mismatch: blocks.0.conv.weight: checkpoint (8, 3, 1, 7, 7) vs trunk (64, 3, 1, 7, 7)" in message
+    assert message.endswith("the checkpoint holds a trunk of width 8, this trunk has width 64 (build it with width=8)")
+    result = load_trunk_weights(build_trunk("r3d18", width=8), narrow)
+    assert result.prefix == "trunk." and result.loaded == len(narrow)
 
 
 def test_missing_and_unexpected_keys_are_listed(r3d18_state: dict[str, torch.Tensor]) -> None:

@@ -177,3 +177,34 @@ def test_in_channels_option() -> None:
     assert trunk.blocks[0].conv.weight.shape == (64, 2, 1, 7, 7)
     with pytest.raises(ValueError, match="in_channels"):
         build_trunk("r3d18", in_channels=0)
+
+
+@pytest.mark.parametrize(("name", "features"), [("r3d18", 64), ("r3d50", 256)])
+def test_width_narrows_every_channel_and_keeps_the_layout(name: str, features: int) -> None:
+    """width 8: every channel count of the published trunk (multiples of 64) divided by 8; same keys and kernels."""
+    published = build_trunk(name).state_dict()
+    narrow_trunk = build_trunk(name, width=8)
+    narrow = narrow_trunk.state_dict()
+    assert list(narrow) == list(published)
+    for key, tensor in published.items():
+        expected = tuple(d // 8 if d % 64 == 0 else d for d in tensor.shape)
+        assert tuple(narrow[key].shape) == expected, key
+    assert _conv_layout(narrow_trunk) == _conv_layout(build_trunk(name))
+    assert narrow_trunk.num_features == features
+    with torch.no_grad():
+        assert narrow_trunk.eval()(torch.randn(2, 3, 2, 32, 32)).shape == (2, features)
+
+
+def test_width_64_is_the_published_trunk() -> None:
+    torch.manual_seed(0)
+    default = build_trunk("r3d18")
+    torch.manual_seed(0)
+    explicit = build_trunk("r3d18", width=64)
+    for (key, a), b in zip(default.state_dict().items(), explicit.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
+
+
+@pytest.mark.parametrize("width", [0, -8, True, 8.0])
+def test_width_must_be_a_positive_int(width: object) -> None:
+    with pytest.raises(ValueError, match=r"width must be a positive int .*got"):
+        build_trunk("r3d18", width=width)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from sce_apps.engine.sections import FabricConfig, OptimConfig, TrainConfig, positive
+from sce_apps.trunks import check_trunk_width
 
 __all__ = [
     "ClassifyConfig",
@@ -117,6 +118,8 @@ class ClassifyModelConfig:
     """Trunk name (``sce_backbones.build_trunk``)."""
     small_input: bool = False
     """Image trunks: CIFAR stem (3x3 stride-1 conv, no max-pool)."""
+    trunk_width: int = 64
+    """R3D trunks: channels of the stem (64: the published trunk); the pretraining run's ``model.trunk_width``."""
     checkpoint: str | None = None
     """Pretraining checkpoint: ours (``sce pretrain``, its online trunk) or the authors'; None gives a randomly
     initialised trunk (a baseline)."""
@@ -134,6 +137,7 @@ class ClassifyModelConfig:
     """Classes of the head; None takes the training split's. A value that differs from the data is refused."""
 
     def __post_init__(self) -> None:
+        check_trunk_width("model", self.trunk, self.trunk_width)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if self.num_classes is not None and self.num_classes < 2:

@@ -9,7 +9,8 @@ from torch import Tensor, nn
 
 from sce_apps.classify.config import ClassifyModelConfig
 from sce_apps.engine.checkpoints import load_checkpoint
-from sce_backbones import build_trunk, convert_sync_batchnorm, load_trunk_weights
+from sce_apps.trunks import PUBLISHED_WIDTH, build_program_trunk, width_mismatch_message
+from sce_backbones import WidthMismatchError, convert_sync_batchnorm, load_trunk_weights
 
 #: The format of the classifier checkpoints of ``sce linear-eval`` and ``sce finetune``.
 CLASSIFIER_PROGRAMS = ("linear", "finetune")
@@ -83,13 +84,14 @@ def build_classifier(model: ClassifyModelConfig, num_classes: int, *, sync_batch
         ValueError: the checkpoint does not hold a trunk of ``model.trunk`` (missing / unexpected keys are listed), or
             ``model.init_from`` is not a classifier checkpoint of this trunk and class count.
     """
-    options = {"small_input": model.small_input} if model.trunk.startswith("resnet") else {}
-    trunk = build_trunk(model.trunk, **options)
+    trunk = build_program_trunk(model.trunk, small_input=model.small_input, width=model.trunk_width)
     if model.checkpoint is not None:
         if not Path(model.checkpoint).is_file():
             raise FileNotFoundError(f"model.checkpoint not found: {model.checkpoint}")
         try:
             load_trunk_weights(trunk, model.checkpoint, prefix=model.prefix)
+        except WidthMismatchError as error:
+            raise ValueError(width_mismatch_message("model", model.checkpoint, model.trunk, error)) from error
         except ValueError as error:
             raise ValueError(
                 f"model.checkpoint {model.checkpoint} does not hold a {model.trunk} trunk "
@@ -115,6 +117,12 @@ def _init_from_linear_eval(trunk: nn.Module, head: LinearHead, model: ClassifyMo
     saved = payload["settings"]["model"]
     if saved.get("trunk") != model.trunk:
         raise ValueError(f"model.init_from {path} holds a {saved.get('trunk')} trunk, not model.trunk={model.trunk}")
+    saved_width = saved.get("trunk_width", PUBLISHED_WIDTH)
+    if saved_width != model.trunk_width:
+        raise ValueError(
+            f"model.init_from {path} holds a {model.trunk} trunk of width {saved_width}; set "
+            f"model.trunk_width={saved_width} (now {model.trunk_width})"
+        )
     state = payload["model"]
     weight = state.get("head.linear.weight")
     if weight is None or tuple(weight.shape) != tuple(head.linear.weight.shape):

@@ -54,6 +54,7 @@ MATH_FIELDS = (
     "protocol",
     "model.trunk",
     "model.small_input",
+    "model.trunk_width",
     "model.freeze_trunk",
     "model.dropout",
     "model.num_classes",

@@ -26,7 +26,8 @@ from sce_apps.engine.sections import FabricConfig
 from sce_apps.features import extract_features, multiview_dataset
 from sce_apps.loaders import decode_device, decoder_name
 from sce_apps.shard_checks import check_extract_shards
-from sce_backbones import build_trunk, load_trunk_weights
+from sce_apps.trunks import build_program_trunk, check_trunk_width, width_mismatch_message
+from sce_backbones import WidthMismatchError, load_trunk_weights
 from sce_retrieval import FeatureBank
 
 
@@ -40,6 +41,8 @@ class ExtractConfig:
     """Bank file to write (``.npz``)."""
     trunk: str = "r3d18"
     """Trunk name (``sce_backbones.build_trunk``)."""
+    trunk_width: int = 64
+    """R3D trunks: channels of the stem (64: the published trunk); the pretraining run's ``model.trunk_width``."""
     checkpoint: str | None = None
     """Our ``sce pretrain`` checkpoint or the authors' file; None gives a randomly initialised trunk (a baseline)."""
     prefix: str = "auto"
@@ -71,6 +74,7 @@ class ExtractConfig:
             raise ValueError(f"crops must be 1 or 3, got {self.crops}")
         if self.clip_duration <= 0:
             raise ValueError(f"clip_duration must be positive, got {self.clip_duration}")
+        check_trunk_width("features", self.trunk, self.trunk_width)
 
 
 def extract(
@@ -146,9 +150,12 @@ def run(fabric: Fabric, config: ExtractConfig) -> Path:
 
 def _trunk(config: ExtractConfig) -> torch.nn.Module:
     torch.manual_seed(config.seed)
-    trunk = build_trunk(config.trunk)
+    trunk = build_program_trunk(config.trunk, width=config.trunk_width)
     if config.checkpoint is not None:
-        load_trunk_weights(trunk, config.checkpoint, prefix=config.prefix)
+        try:
+            load_trunk_weights(trunk, config.checkpoint, prefix=config.prefix)
+        except WidthMismatchError as error:
+            raise ValueError(width_mismatch_message("features", config.checkpoint, config.trunk, error)) from error
     return trunk
 
 
@@ -173,6 +180,7 @@ def _merge(out: Path, config: ExtractConfig, ranks: list[int], world: int, prove
     parts = [FeatureBank.load(_part_path(out, config, r, world)) for r in ranks]
     metadata = {
         "trunk": config.trunk,
+        "trunk_width": config.trunk_width,
         "checkpoint": config.checkpoint,
         "prefix": config.prefix,
         "views": f"{config.clips} clips x {config.crops} crops at {config.size}",

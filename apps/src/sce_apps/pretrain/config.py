@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from sce_apps.engine.sections import FabricConfig, OptimConfig, TrainConfig, positive, probability
+from sce_apps.trunks import check_trunk_width
 
 __all__ = [
     "DataConfig",
@@ -97,6 +98,8 @@ class ModelConfig:
     """Trunk name (``sce_backbones.build_trunk``)."""
     small_input: bool = False
     """Image trunks: CIFAR stem (3x3 stride-1 conv, no max-pool)."""
+    trunk_width: int = 64
+    """R3D trunks: channels of the stem, every stage scaled with it (64: the published trunk; 8: a tiny trial)."""
     projector_hidden_dims: tuple[int, ...] = (1024, 1024)
     """Hidden sizes of the projector (4096, 4096 for ResNet-50 / R3D-50)."""
     projector_out_dim: int = 256
@@ -106,6 +109,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         positive("model", projector_out_dim=self.projector_out_dim, predictor_hidden_dim=self.predictor_hidden_dim)
+        check_trunk_width("model", self.trunk, self.trunk_width)
         if not self.projector_hidden_dims or min(self.projector_hidden_dims) <= 0:
             raise ValueError(f"model.projector_hidden_dims must be positive sizes, got {self.projector_hidden_dims}")
 

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sce_apps.pretrain.config import ModelConfig, SCEConfig
-from sce_backbones import MomentumEncoder, Predictor, Projector, build_trunk, convert_sync_batchnorm
+from sce_apps.trunks import build_program_trunk
+from sce_backbones import MomentumEncoder, Predictor, Projector, convert_sync_batchnorm
 from sce_losses import SCELoss
 
 
@@ -40,8 +41,7 @@ class KeyNetwork(nn.Module):
 
 def build_online(model: ModelConfig) -> OnlineNetwork:
     """A freshly initialised online network of ``model``."""
-    options = {"small_input": model.small_input} if model.trunk.startswith("resnet") else {}
-    trunk = build_trunk(model.trunk, **options)
+    trunk = build_program_trunk(model.trunk, small_input=model.small_input, width=model.trunk_width)
     projector = Projector(trunk.num_features, model.projector_hidden_dims, model.projector_out_dim)
     predictor = Predictor(model.projector_out_dim, model.predictor_hidden_dim, model.projector_out_dim)
     return OnlineNetwork(trunk, projector, predictor)

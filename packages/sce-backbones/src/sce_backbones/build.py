@@ -31,8 +31,8 @@ def build_trunk(name: str, **options: Any) -> Trunk:
 
     Args:
         name: one of ``"r3d18"``, ``"r3d50"``, ``"r2plus1d18"``, ``"resnet18"``, ``"resnet50"``.
-        **options: keyword options of that trunk: ``in_channels`` (r3d*), ``small_input`` (resnet*) and
-            ``channels_last`` (all).
+        **options: keyword options of that trunk: ``in_channels`` and ``width`` (r3d*), ``small_input`` (resnet*)
+            and ``channels_last`` (all).
 
     Returns:
         A :class:`~sce_backbones.trunk.Trunk`: ``trunk(x)`` gives ``(B, trunk.num_features)`` pooled features and

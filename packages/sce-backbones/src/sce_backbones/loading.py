@@ -123,6 +123,32 @@ def _first_shape_mismatch(expected: Mapping[str, Tensor], given: Mapping[str, Te
     return None
 
 
+STEM_KEY = "blocks.0.conv.weight"
+"""The stem convolution of the R3D trunks; its output channels are the trunk's ``width``."""
+
+
+class WidthMismatchError(ValueError):
+    """The checkpoint holds an R3D trunk of another ``width`` than the trunk it is loaded into.
+
+    Attributes:
+        checkpoint_width: stem channels of the checkpoint's trunk.
+        trunk_width: stem channels of the trunk being filled.
+    """
+
+    def __init__(self, message: str, checkpoint_width: int, trunk_width: int) -> None:
+        super().__init__(message)
+        self.checkpoint_width = checkpoint_width
+        self.trunk_width = trunk_width
+
+
+def _stem_widths(expected: Mapping[str, Any], given: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(checkpoint, trunk) stem channels of two R3D state dicts when they differ, else None."""
+    if STEM_KEY not in expected or STEM_KEY not in given:
+        return None
+    theirs, ours = int(given[STEM_KEY].shape[0]), int(expected[STEM_KEY].shape[0])
+    return (theirs, ours) if theirs != ours else None
+
+
 def load_trunk_weights(
     trunk: nn.Module,
     source: str | os.PathLike[str] | Mapping[str, Any],
@@ -144,6 +170,7 @@ def load_trunk_weights(
 
     Raises:
         FileNotFoundError: if ``source`` is a path that does not exist.
+        WidthMismatchError: (a ``ValueError``) the checkpoint holds an R3D trunk of another ``width``.
         ValueError: if no prefix matches, if a shape differs (always), or, when ``strict``, if keys are missing or
             unexpected; the message lists the missing and unexpected keys and the first shape mismatch.
     """
@@ -156,12 +183,20 @@ def load_trunk_weights(
     unexpected = [k for k in given if k not in expected]
     mismatch = _first_shape_mismatch(expected, given)
     if mismatch is not None or (strict and (missing or unexpected)):
-        raise ValueError(
+        message = (
             f"checkpoint does not match {type(trunk).__name__} (prefix {prefix!r}): "
             f"{len(missing)} missing keys {_format_keys(missing)}; "
             f"{len(unexpected)} unexpected keys {_format_keys(unexpected)}; "
             f"first shape mismatch: {mismatch or 'none'}"
         )
+        widths = _stem_widths(expected, given)
+        if widths is not None:
+            raise WidthMismatchError(
+                f"{message}; the checkpoint holds a trunk of width {widths[0]}, this trunk has width {widths[1]} "
+                f"(build it with width={widths[0]})",
+                *widths,
+            )
+        raise ValueError(message)
     trunk.load_state_dict({k: v for k, v in given.items() if k in expected}, strict=False)
     return LoadResult(
         prefix=prefix, loaded=len(given) - len(unexpected), missing_keys=missing, unexpected_keys=unexpected

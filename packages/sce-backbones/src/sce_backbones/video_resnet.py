@@ -14,6 +14,7 @@ from sce_backbones.trunk import Trunk
 from sce_backbones.video_blocks import BasicBranch, BottleneckBranch, ResBlock, ResStage, Stem, Triple
 
 STEM_DIM = 64
+"""Channels of the stem of the published trunks; ``width`` scales the stem and every stage from it."""
 
 # R3D-18 (SPEC 4.1): basic blocks, 2 per stage; temporal kernel only in conv_a of the last two stages.
 R3D18_DEPTHS = (2, 2, 2, 2)
@@ -92,39 +93,48 @@ def _bottleneck_stage(
     return ResStage(blocks)
 
 
-def r3d18(*, in_channels: int = 3, channels_last: bool = False) -> R3DTrunk:
+def r3d18(*, in_channels: int = 3, width: int = STEM_DIM, channels_last: bool = False) -> R3DTrunk:
     """The authors' R3D-18 (eztorch ``create_resnet3d_basic(model_depth=18)``): 512-d features, 20,023,872 parameters.
 
     Args:
         in_channels: input channels (3 for RGB).
+        width: channels of the stem; the stages have ``width`` × (1, 2, 4, 8) and the features ``8 × width``. 64 is
+            the published trunk (SPEC 4.1); a smaller width gives the same architecture, narrower (quick trials,
+            tests: width 8 has 1/64 of the parameters).
         channels_last: use the ``channels_last_3d`` memory format (same function, different speed).
     """
     _check_in_channels(in_channels)
-    blocks: list[nn.Module] = [Stem(in_channels, STEM_DIM)]
-    dim_in = STEM_DIM
-    for dim, depth, kernel, stride in zip(R3D18_DIMS, R3D18_DEPTHS, R3D18_CONV_A_KERNELS, STAGE_STRIDES, strict=True):
+    _check_width(width)
+    dims = _scaled(R3D18_DIMS, width)
+    blocks: list[nn.Module] = [Stem(in_channels, width)]
+    dim_in = width
+    for dim, depth, kernel, stride in zip(dims, R3D18_DEPTHS, R3D18_CONV_A_KERNELS, STAGE_STRIDES, strict=True):
         blocks.append(_basic_stage(dim_in, dim, depth, kernel, stride))
         dim_in = dim
-    trunk = R3DTrunk(blocks, num_features=R3D18_DIMS[-1], in_channels=in_channels)
+    trunk = R3DTrunk(blocks, num_features=dims[-1], in_channels=in_channels)
     init_r3d_weights(trunk)
     return trunk.set_channels_last(channels_last)  # type: ignore[return-value]
 
 
-def r3d50(*, in_channels: int = 3, channels_last: bool = False) -> R3DTrunk:
+def r3d50(*, in_channels: int = 3, width: int = STEM_DIM, channels_last: bool = False) -> R3DTrunk:
     """The authors' R3D-50, pytorchvideo's slow-only ResNet-50 with a 1×7×7 stem: 2048-d, 31,634,496 parameters.
 
     Args:
         in_channels: input channels (3 for RGB).
+        width: channels of the stem; the stages have inner widths ``width`` × (1, 2, 4, 8), outputs four times those,
+            and the features ``32 × width``. 64 is the published trunk (SPEC 4.1).
         channels_last: use the ``channels_last_3d`` memory format (same function, different speed).
     """
     _check_in_channels(in_channels)
-    blocks: list[nn.Module] = [Stem(in_channels, STEM_DIM)]
-    dim_in = STEM_DIM
-    stages = zip(R3D50_INNER_DIMS, R3D50_OUT_DIMS, R3D50_DEPTHS, R3D50_CONV_A_KERNELS, STAGE_STRIDES, strict=True)
+    _check_width(width)
+    inner_dims, out_dims = _scaled(R3D50_INNER_DIMS, width), _scaled(R3D50_OUT_DIMS, width)
+    blocks: list[nn.Module] = [Stem(in_channels, width)]
+    dim_in = width
+    stages = zip(inner_dims, out_dims, R3D50_DEPTHS, R3D50_CONV_A_KERNELS, STAGE_STRIDES, strict=True)
     for inner, out, depth, kernel, stride in stages:
         blocks.append(_bottleneck_stage(dim_in, inner, out, depth, kernel, stride))
         dim_in = out
-    trunk = R3DTrunk(blocks, num_features=R3D50_OUT_DIMS[-1], in_channels=in_channels)
+    trunk = R3DTrunk(blocks, num_features=out_dims[-1], in_channels=in_channels)
     init_r3d_weights(trunk)
     return trunk.set_channels_last(channels_last)  # type: ignore[return-value]
 
@@ -132,3 +142,13 @@ def r3d50(*, in_channels: int = 3, channels_last: bool = False) -> R3DTrunk:
 def _check_in_channels(in_channels: int) -> None:
     if not isinstance(in_channels, int) or isinstance(in_channels, bool) or in_channels < 1:
         raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
+
+
+def _check_width(width: int) -> None:
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+        raise ValueError(f"width must be a positive int (64 for the published trunks), got {width!r}")
+
+
+def _scaled(dims: tuple[int, ...], width: int) -> tuple[int, ...]:
+    """``dims`` of the published trunk (stem width 64) for a stem of ``width`` channels."""
+    return tuple(d * width // STEM_DIM for d in dims)
