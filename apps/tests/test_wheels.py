@@ -122,7 +122,10 @@ def test_installed_wheels_run_outside_the_repository(installed: tuple[Path, dict
     assert entry.is_file() and venv in entry.parents, entry
 
     shards = write_index_shards(outside / "shards", 32, frames=80, sizes=((72, 56),), num_classes=4)
-    tiny = ["--data.path", shards, "--data.num_workers", "0", "--train.max_steps", "2", "--train.log_every_steps", "1"]
+    tiny = [
+        "--data.path", shards, "--data.num_workers", "0", "--train.max_steps", "2", "--train.log_every_steps", "1",
+        "--model.trunk_width", "8",
+    ]  # fmt: skip
     out = outside / "fabric_run"
     _run([venv / "bin" / "fabric", "run", "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp",
           entry, "--config", "demo", *tiny, "--out_dir", out], outside, env, timeout=600)  # fmt: skip

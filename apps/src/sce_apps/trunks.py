@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sce_backbones import Trunk, WidthMismatchError, build_trunk
+from sce_backbones import TRUNK_NAMES, Trunk, WidthMismatchError, build_trunk, trunk_options
 
 PUBLISHED_WIDTH = 64
 """Stem channels of the published R3D trunks (SPEC 4.1), the default of every ``trunk_width`` setting."""
 
-WIDTH_TRUNKS = ("r3d18", "r3d50")
-"""Trunks whose width can be changed."""
+WIDTH_TRUNKS = tuple(name for name in TRUNK_NAMES if "width" in trunk_options(name))
+"""Trunks whose width can be changed (those whose builder takes ``width``: r3d18, r3d50)."""
 
 
 def check_trunk_width(owner: str, trunk: str, width: int) -> None:
@@ -43,15 +43,13 @@ def build_program_trunk(trunk: str, *, small_input: bool = False, width: int = P
 
     Args:
         trunk: a ``sce_backbones`` trunk name.
-        small_input: image trunks: the CIFAR stem (ignored by video trunks).
-        width: R3D trunks: channels of the stem (64, the published trunk, leaves the option out).
+        small_input: image trunks: the CIFAR stem (ignored by trunks without that option).
+        width: R3D trunks: channels of the stem (ignored by trunks without that option; checked beforehand by
+            :func:`check_trunk_width`).
     """
-    options: dict[str, Any] = {}
-    if trunk.startswith("resnet"):
-        options["small_input"] = small_input
-    if width != PUBLISHED_WIDTH:
-        options["width"] = width
-    return build_trunk(trunk, **options)
+    settings: dict[str, Any] = {"small_input": small_input, "width": width}
+    accepted = trunk_options(trunk)
+    return build_trunk(trunk, **{name: value for name, value in settings.items() if name in accepted})
 
 
 def width_mismatch_message(owner: str, checkpoint: str, trunk: str, error: WidthMismatchError) -> str:

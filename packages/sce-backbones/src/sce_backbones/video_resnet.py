@@ -103,8 +103,8 @@ def r3d18(*, in_channels: int = 3, width: int = STEM_DIM, channels_last: bool = 
             tests: width 8 has 1/64 of the parameters).
         channels_last: use the ``channels_last_3d`` memory format (same function, different speed).
     """
-    _check_in_channels(in_channels)
-    _check_width(width)
+    _check_positive_int("in_channels", in_channels)
+    _check_positive_int("width", width, " (64 for the published trunks)")
     dims = _scaled(R3D18_DIMS, width)
     blocks: list[nn.Module] = [Stem(in_channels, width)]
     dim_in = width
@@ -125,8 +125,8 @@ def r3d50(*, in_channels: int = 3, width: int = STEM_DIM, channels_last: bool = 
             and the features ``32 × width``. 64 is the published trunk (SPEC 4.1).
         channels_last: use the ``channels_last_3d`` memory format (same function, different speed).
     """
-    _check_in_channels(in_channels)
-    _check_width(width)
+    _check_positive_int("in_channels", in_channels)
+    _check_positive_int("width", width, " (64 for the published trunks)")
     inner_dims, out_dims = _scaled(R3D50_INNER_DIMS, width), _scaled(R3D50_OUT_DIMS, width)
     blocks: list[nn.Module] = [Stem(in_channels, width)]
     dim_in = width
@@ -139,14 +139,10 @@ def r3d50(*, in_channels: int = 3, width: int = STEM_DIM, channels_last: bool = 
     return trunk.set_channels_last(channels_last)  # type: ignore[return-value]
 
 
-def _check_in_channels(in_channels: int) -> None:
-    if not isinstance(in_channels, int) or isinstance(in_channels, bool) or in_channels < 1:
-        raise ValueError(f"in_channels must be a positive int, got {in_channels!r}")
-
-
-def _check_width(width: int) -> None:
-    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
-        raise ValueError(f"width must be a positive int (64 for the published trunks), got {width!r}")
+def _check_positive_int(name: str, value: int, note: str = "") -> None:
+    """Raise ``ValueError("<name> must be a positive int<note>, got <value>")`` unless ``value`` is an int >= 1."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int{note}, got {value!r}")
 
 
 def _scaled(dims: tuple[int, ...], width: int) -> tuple[int, ...]:
