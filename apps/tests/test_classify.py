@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -237,13 +236,12 @@ def test_killed_run_resumes_to_the_same_weights(
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     script = str(APPS / "linear_eval.py")
-    proc = subprocess.Popen([sys.executable, script, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    killer = Path(__file__).with_name("kill_after_checkpoint.py")
+    killed = subprocess.run(
+        [sys.executable, str(killer), "linear-eval", "4", *args], env=env, capture_output=True, timeout=300
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     target = tmp_path / "checkpoints" / "step-00000004.ckpt"
-    deadline = time.monotonic() + 240
-    while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
     assert target.exists(), "the run did not reach its second epoch"
     assert not (tmp_path / "results.json").exists()
     done = subprocess.run(

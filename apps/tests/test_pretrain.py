@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from sce_apps.pretrain import NonFiniteLossError, setup
 from sce_apps.pretrain.program import Schedule
 
 APPS = Path(__file__).resolve().parents[1]
+KILL_AFTER_CHECKPOINT = Path(__file__).with_name("kill_after_checkpoint.py")
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +93,11 @@ def test_resume_refuses_other_model(full_run: Path, tmp_path: Path) -> None:
 def test_killed_run_resumes_to_the_same_end(full_run: Path, tmp_path: Path) -> None:
     args = [*TINY_ARGS, "--train.max_epochs", "4", "--train.checkpoint_every_steps", "1", "--out_dir", str(tmp_path)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, str(APPS / "pretrain.py"), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    killed = subprocess.run(
+        [sys.executable, str(KILL_AFTER_CHECKPOINT), "pretrain", "4", *args], env=env, capture_output=True, timeout=300
     )
-    deadline = time.monotonic() + 240
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     target = tmp_path / "checkpoints" / "step-00000004.ckpt"
-    while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
     assert target.exists(), "the run did not reach step 4"
     assert not (tmp_path / "checkpoints" / "step-00000012.ckpt").exists()
     done = subprocess.run(
